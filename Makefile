@@ -1,0 +1,48 @@
+# Two commands for a newcomer: `make demo` (set up + run the pipeline) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DELTA_VERSION := 4.4.0
+JARS := .jars
+DELTA_JARS := $(JARS)/delta-spark_4.2_2.13-$(DELTA_VERSION).jar $(JARS)/delta-storage-$(DELTA_VERSION).jar
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export GX_ANALYTICS_ENABLED := false
+export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
+DEMO_START ?= 2024-03-04
+DEMO_DAYS ?= 3
+
+.PHONY: setup demo test ui lint clean
+
+setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+# Delta Lake's jars come from Maven Central through the machine's Maven set-up, once.
+$(JARS)/%.jar:
+	@mkdir -p $(JARS)
+	mvn -q -B dependency:copy -Dartifact=io.delta:$(shell echo $* | sed -E 's/-([0-9.]+)$$/:\1/') \
+		-DoutputDirectory=$(JARS)
+
+$(DAGSTER_HOME)/dagster.yaml:
+	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\n' > $@
+
+demo: setup
+	@$(BIN)/customs-risk demo --start $(DEMO_START) --days $(DEMO_DAYS)
+
+test: setup
+	$(BIN)/pytest -q
+
+ui: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf data publish .dagster_home mlflow.db

@@ -1,0 +1,130 @@
+"""A validation rule: one definition that yields both a GX expectation and a row-level Spark test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import great_expectations.expectations as gxe
+from pyspark.sql import Column, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+RuleKind = Literal["not_null", "regex", "in_set", "between", "unique"]
+
+NUMBER_REGEX = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+INTEGER_REGEX = r"^-?[0-9]{1,18}$"
+DATE_REGEX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+RAW_SUFFIX = "__raw"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named data-quality rule over one column (or a key of several columns).
+
+    `failure(...)` is true exactly on the rows GX counts as unexpected for `expectation()`;
+    nulls pass every rule except `not_null`, as in GX."""
+
+    name: str
+    kind: RuleKind
+    columns: tuple[str, ...]
+    description: str
+    regex: str | None = None
+    values: tuple | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    strict_min: bool = False
+
+    @property
+    def column(self) -> str:
+        """The single column the rule tests (not for compound keys)."""
+        return self.columns[0]
+
+    def failure(self) -> Column:
+        """Spark condition, true on a failing row (may use a window over the batch)."""
+        col = F.col(self.column)
+        if self.kind == "not_null":
+            return col.isNull()
+        if self.kind == "regex":
+            return col.isNotNull() & ~col.rlike(self.regex)
+        if self.kind == "in_set":
+            return col.isNotNull() & ~col.isin(list(self.values))
+        if self.kind == "between":
+            low = F.lit(False)
+            if self.min_value is not None:
+                low = (col <= self.min_value) if self.strict_min else (col < self.min_value)
+            high = (col > self.max_value) if self.max_value is not None else F.lit(False)
+            return col.isNotNull() & (low | high)
+        if self.kind == "unique":
+            keys_present = F.lit(True)
+            for name in self.columns:
+                keys_present = keys_present & F.col(name).isNotNull()
+            repeats = F.count(F.lit(1)).over(Window.partitionBy(*self.columns)) > 1
+            return keys_present & repeats
+        raise ValueError(f"unknown rule kind {self.kind}")
+
+    def expectation(self) -> gxe.Expectation:
+        """The same rule as a Great Expectations 1.x expectation."""
+        meta = {"rule": self.name, "description": self.description}
+        if self.kind == "not_null":
+            return gxe.ExpectColumnValuesToNotBeNull(column=self.column, meta=meta)
+        if self.kind == "regex":
+            return gxe.ExpectColumnValuesToMatchRegex(column=self.column, regex=self.regex, meta=meta)
+        if self.kind == "in_set":
+            return gxe.ExpectColumnValuesToBeInSet(column=self.column, value_set=list(self.values), meta=meta)
+        if self.kind == "between":
+            return gxe.ExpectColumnValuesToBeBetween(
+                column=self.column, min_value=self.min_value, max_value=self.max_value,
+                strict_min=self.strict_min, meta=meta,
+            )
+        if self.kind == "unique":
+            if len(self.columns) == 1:
+                return gxe.ExpectColumnValuesToBeUnique(column=self.column, meta=meta)
+            return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(self.columns), meta=meta)
+        raise ValueError(f"unknown rule kind {self.kind}")
+
+    def reason(self) -> Column:
+        """Human-readable failure text with the offending value, for the quarantine row."""
+        shown = F.concat_ws(",", *[F.coalesce(F.col(c).cast("string"), F.lit("null")) for c in self.columns])
+        return F.concat(F.lit(f"{self.name} ({self.description}): "), shown)
+
+
+def not_null(column: str) -> Rule:
+    """The column must be present."""
+    return Rule(f"{column}_present", "not_null", (column,), f"{column} must not be empty")
+
+
+def unique(*columns: str) -> Rule:
+    """The key must not repeat within the batch."""
+    return Rule(f"{'_'.join(columns)}_unique", "unique", tuple(columns),
+                f"{'+'.join(columns)} must be unique within the delivery")
+
+
+def matches(column: str, regex: str, name: str, description: str) -> Rule:
+    """The column must match a (Java) regular expression."""
+    return Rule(name, "regex", (column,), description, regex=regex)
+
+
+def one_of(column: str, values: list | tuple, name: str, description: str) -> Rule:
+    """The column must take one of `values`."""
+    return Rule(name, "in_set", (column,), description, values=tuple(values))
+
+
+def between(column: str, name: str, description: str, min_value: float | None = None,
+            max_value: float | None = None, strict_min: bool = False) -> Rule:
+    """The (typed) column must lie in a range."""
+    return Rule(name, "between", (column,), description, min_value=min_value, max_value=max_value,
+                strict_min=strict_min)
+
+
+def type_rule(column: str, dtype: T.DataType) -> Rule | None:
+    """Format rule on the raw string of a typed column, so a value that cannot be typed is caught
+    before the cast (the typed column is null where this rule fails)."""
+    raw = column + RAW_SUFFIX
+    if isinstance(dtype, T.DoubleType | T.FloatType | T.DecimalType):
+        return matches(raw, NUMBER_REGEX, f"{column}_is_number", f"{column} must be a number")
+    if isinstance(dtype, T.IntegerType | T.LongType):
+        return matches(raw, INTEGER_REGEX, f"{column}_is_integer", f"{column} must be an integer")
+    if isinstance(dtype, T.DateType):
+        return matches(raw, DATE_REGEX, f"{column}_is_date", f"{column} must be a YYYY-MM-DD date")
+    return None

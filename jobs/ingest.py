@@ -1,0 +1,231 @@
+"""Bronze -> silver for any source: dedupe, validate (through an injected validator), type,
+MERGE into silver and write the quarantine. Counts reconcile:
+
+    rows_read = parse_errors + duplicates_skipped + superseded + rule_failures + valid_rows
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.bronze import read_bronze_batch
+from jobs.settings import Settings
+from jobs.sources import SourceSpec
+from jobs.tables import merge_by_key, read_partition, replace_partition
+
+RAW_SUFFIX = "__raw"
+QUARANTINE_SCHEMA = T.StructType([
+    T.StructField("record_key", T.StringType(), True),
+    T.StructField("stage", T.StringType(), False),
+    T.StructField("failed_rules", T.ArrayType(T.StringType(), True), False),
+    T.StructField("reason", T.StringType(), False),
+    T.StructField("source_file", T.StringType(), False),
+    T.StructField("line_number", T.LongType(), False),
+    T.StructField("file_checksum", T.StringType(), False),
+    T.StructField("raw_record", T.StringType(), True),
+    T.StructField("ingested_at", T.TimestampType(), False),
+    T.StructField("partition_date", T.DateType(), False),
+])
+SILVER_LINEAGE = ["_row_hash", "_source_file", "_line_number", "_ingested_at"]
+
+
+@dataclass
+class ValidationOutcome:
+    """What a validator returns: passing rows, failing rows with `_failed_rules` and `_reason`,
+    the failure count per rule, and where the readable report was written."""
+
+    valid: DataFrame
+    failed: DataFrame
+    rule_failures: dict[str, int]
+    success: bool
+    report_path: str | None = None
+
+
+Validator = Callable[[DataFrame, SourceSpec, dt.date], ValidationOutcome]
+
+
+@dataclass
+class BronzeResult:
+    """What landing a day into bronze did."""
+
+    rows: int
+    files: list[dict[str, object]]
+
+
+@dataclass
+class SilverResult:
+    """What refining a day of bronze did, with the reconciliation of every row read."""
+
+    rows_read: int
+    parse_errors: int
+    duplicates_skipped: int
+    superseded: int
+    rule_failures: int
+    valid_rows: int
+    inserted: int
+    updated: int
+    failures_by_rule: dict[str, int] = field(default_factory=dict)
+    report_path: str | None = None
+    validation_success: bool = True
+
+    @property
+    def quarantined(self) -> int:
+        """Rows sent to quarantine (unparseable lines plus rows failing a rule)."""
+        return self.parse_errors + self.rule_failures
+
+    @property
+    def quarantine_share(self) -> float:
+        """Share of the rows read that went to quarantine (0 when nothing was read)."""
+        return self.quarantined / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        """Whether every row read is accounted for exactly once."""
+        accounted = self.quarantined + self.duplicates_skipped + self.superseded + self.valid_rows
+        return accounted == self.rows_read
+
+
+def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, day: dt.date) -> BronzeResult:
+    """Replace the day's bronze partition with every line of the day's landing files."""
+    batch = read_bronze_batch(spark, spec, settings.landing_dir, day, dt.datetime.now(dt.UTC))
+    replace_partition(batch.df, settings.table_path("bronze", spec.name), "_partition_date", day)
+    return BronzeResult(rows=batch.rows_read, files=batch.file_summary())
+
+
+def row_hash(spec: SourceSpec) -> F.Column:
+    """SHA-256 over the raw business values: equal hashes mean an exact duplicate record."""
+    parts = [F.coalesce(F.col(c), F.lit("\u2400")) for c in spec.column_names]
+    return F.sha2(F.concat_ws("\u241f", *parts), 256)
+
+
+@dataclass
+class StagedBatch:
+    """Bronze rows split before validation."""
+
+    parse_errors: DataFrame
+    candidates: DataFrame
+    duplicates_skipped: int
+    superseded: int
+
+
+def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
+    """Separate unparseable lines, skip exact duplicates (a re-delivered file or repeated line),
+    and keep only the latest file's version of a key (a corrected re-delivery supersedes)."""
+    parsed = bronze.where(F.col("_parse_error").isNull()).withColumn("_row_hash", row_hash(spec))
+    first = Window.partitionBy("_row_hash").orderBy("_file_order", "_line_number")
+    ranked = parsed.withColumn("_copy", F.row_number().over(first))
+    unique_rows = ranked.where(F.col("_copy") == 1).drop("_copy")
+    keys_present = F.lit(True)
+    for k in spec.key:
+        keys_present = keys_present & F.col(k).isNotNull()
+    latest = F.max("_file_order").over(Window.partitionBy(*spec.key))
+    with_latest = unique_rows.withColumn("_latest_file", F.when(keys_present, latest))
+    is_superseded = F.col("_latest_file").isNotNull() & (F.col("_file_order") < F.col("_latest_file"))
+    candidates = with_latest.where(~is_superseded).drop("_latest_file")
+    counts = ranked.agg(
+        F.sum(F.when(F.col("_copy") > 1, 1).otherwise(0)).alias("dups"),
+    ).first()
+    superseded = with_latest.where(is_superseded).count()
+    return StagedBatch(
+        parse_errors=bronze.where(F.col("_parse_error").isNotNull()),
+        candidates=candidates,
+        duplicates_skipped=int(counts["dups"] or 0),
+        superseded=superseded,
+    )
+
+
+def validation_frame(candidates: DataFrame, spec: SourceSpec) -> DataFrame:
+    """Typed columns under their own names (null where the raw string cannot be cast) and, for
+    every non-string column, the raw string as `<name>__raw` so format rules can see it."""
+    cols = []
+    for c in spec.columns:
+        if isinstance(c.dtype, T.StringType):
+            cols.append(F.col(c.name))
+        else:
+            cols.append(F.col(c.name).try_cast(c.dtype).alias(c.name))
+            cols.append(F.col(c.name).alias(c.name + RAW_SUFFIX))
+    lineage = ["_row_hash", "_source_file", "_line_number", "_file_checksum", "_raw_line", "_ingested_at",
+               "_partition_date"]
+    return candidates.select(*cols, *lineage)
+
+
+def record_key(spec: SourceSpec) -> F.Column:
+    """The key as one string (parts joined by '|'), for quarantine rows."""
+    return F.nullif(F.concat_ws("|", *[F.col(k).cast("string") for k in spec.key]), F.lit(""))
+
+
+def quarantine_rows(staged: StagedBatch, failed: DataFrame, spec: SourceSpec) -> DataFrame:
+    """Quarantine rows: unparseable lines and rows failing rules, each with every reason."""
+    parse = staged.parse_errors.select(
+        record_key(spec).alias("record_key"),
+        F.lit("parse").alias("stage"),
+        F.array(F.lit("parse_error")).alias("failed_rules"),
+        F.col("_parse_error").alias("reason"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_line_number").alias("line_number"),
+        F.col("_file_checksum").alias("file_checksum"),
+        F.col("_raw_line").alias("raw_record"),
+        F.col("_ingested_at").alias("ingested_at"),
+        F.col("_partition_date").alias("partition_date"),
+    )
+    rules = failed.select(
+        record_key(spec).alias("record_key"),
+        F.lit("validation").alias("stage"),
+        F.col("_failed_rules").alias("failed_rules"),
+        F.col("_reason").alias("reason"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_line_number").alias("line_number"),
+        F.col("_file_checksum").alias("file_checksum"),
+        F.col("_raw_line").alias("raw_record"),
+        F.col("_ingested_at").alias("ingested_at"),
+        F.col("_partition_date").alias("partition_date"),
+    )
+    both = parse.unionByName(rules)
+    return both.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in QUARANTINE_SCHEMA.fields])
+
+
+def silver_rows(valid: DataFrame, spec: SourceSpec) -> DataFrame:
+    """Typed silver rows in the declared schema, plus lineage (row hash, file, line, ingest time)."""
+    business = [F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.silver_schema().fields]
+    return valid.select(*business, *SILVER_LINEAGE)
+
+
+def refine_silver(
+    spark: SparkSession, spec: SourceSpec, settings: Settings, day: dt.date, validator: Validator
+) -> SilverResult:
+    """Validate the day's bronze partition; MERGE passing rows into silver on the source key and
+    replace the day's quarantine partition with the failing ones."""
+    bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", day).cache()
+    try:
+        rows_read = bronze.count()
+        staged = stage_bronze(bronze, spec)
+        outcome = validator(validation_frame(staged.candidates, spec), spec, day)
+        valid = silver_rows(outcome.valid, spec).cache()
+        valid_rows = valid.count()
+        merge = merge_by_key(spark, valid, settings.table_path("silver", spec.name), spec.key, spec.date_column)
+        quarantine = quarantine_rows(staged, outcome.failed, spec)
+        replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", day)
+        parse_errors = staged.parse_errors.count()
+        rule_failed_rows = outcome.failed.count()
+        valid.unpersist()
+    finally:
+        bronze.unpersist()
+    return SilverResult(
+        rows_read=rows_read,
+        parse_errors=parse_errors,
+        duplicates_skipped=staged.duplicates_skipped,
+        superseded=staged.superseded,
+        rule_failures=rule_failed_rows,
+        valid_rows=valid_rows,
+        inserted=merge["inserted"],
+        updated=merge["updated"],
+        failures_by_rule=outcome.rule_failures,
+        report_path=outcome.report_path,
+        validation_success=outcome.success,
+    )

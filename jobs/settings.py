@@ -1,0 +1,66 @@
+"""One settings object, read from the environment, with embedded local defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(var: str, default: str) -> Path:
+    return Path(os.environ.get(var, default)).expanduser().resolve()
+
+
+def _spark_conf(raw: str) -> dict[str, str]:
+    """Parse CUSTOMS_SPARK_CONF: a JSON object or comma-separated key=value pairs."""
+    raw = raw.strip()
+    if not raw:
+        return {}
+    if raw.startswith("{"):
+        return {str(k): str(v) for k, v in json.loads(raw).items()}
+    pairs = {}
+    for item in raw.split(","):
+        if "=" not in item:
+            raise ValueError(f"CUSTOMS_SPARK_CONF entry {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and how Spark runs; every field has an environment variable."""
+
+    landing_dir: Path
+    lake_dir: Path
+    publish_dir: Path
+    gx_dir: Path
+    jars_dir: Path
+    spark_master: str
+    spark_remote: str | None
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    max_quarantine_share: float = 0.05
+    partition_start: str = "2020-01-01"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the settings from CUSTOMS_* environment variables (defaults: local disk, local[2])."""
+        return cls(
+            landing_dir=_path("CUSTOMS_LANDING_DIR", "data/landing"),
+            lake_dir=_path("CUSTOMS_LAKE_DIR", "data/lake"),
+            publish_dir=_path("CUSTOMS_PUBLISH_DIR", "publish"),
+            gx_dir=_path("CUSTOMS_GX_DIR", "data/gx"),
+            jars_dir=_path("CUSTOMS_JARS_DIR", str(PROJECT_ROOT / ".jars")),
+            spark_master=os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
+            spark_remote=os.environ.get("CUSTOMS_SPARK_REMOTE") or None,
+            spark_conf=_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
+            max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
+            partition_start=os.environ.get("CUSTOMS_PARTITION_START", "2020-01-01"),
+        )
+
+    def table_path(self, layer: str, table: str) -> Path:
+        """Path of a Delta table: $CUSTOMS_LAKE_DIR/<layer>/<table>."""
+        return self.lake_dir / layer / table
