@@ -1,0 +1,1 @@
+"""Seeded generator of landing files for the demo, tests and benchmarks (see generator/README.md)."""

@@ -1,0 +1,1 @@
+"""Dagster orchestration: one `defs` in `orchestration.definitions`; everything else is thin."""

@@ -1,0 +1,32 @@
+"""The one Dagster `defs`: assets of every source, their checks, the job, schedule and sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from jobs.sources import SOURCES
+from orchestration.automation import build_landing_sensor, daily_schedule
+from orchestration.ingestion import build_ingestion_assets
+from orchestration.partitions import daily_partitions
+from orchestration.resources import resources_for_env
+
+ingestion_assets = [a for spec in SOURCES.values() for a in build_ingestion_assets(spec)]
+
+# One process per run: every step shares one SparkSession instead of starting a JVM per step.
+daily_pipeline = dg.define_asset_job(
+    "daily_pipeline",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
+    description="Everything for one delivery day: landing -> bronze -> silver/quarantine (and, as "
+    "they are added, features, scores and published lists).",
+)
+
+defs = dg.Definitions(
+    assets=ingestion_assets,
+    jobs=[daily_pipeline],
+    schedules=[daily_schedule(daily_pipeline)],
+    sensors=[build_landing_sensor(daily_pipeline)],
+    resources=resources_for_env(),
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,140 @@
+"""Asset factory: bronze, silver and quarantine assets (with their quality checks) for any source.
+
+Every source in `jobs.sources.SOURCES` gets the same three assets from this one function."""
+
+
+import datetime as dt
+
+import dagster as dg
+
+from expectations.runner import GxValidator
+from jobs.ingest import land_bronze, refine_silver
+from jobs.sources import SourceSpec
+from orchestration.partitions import daily_partitions
+from orchestration.resources import LakeResource, SparkResource
+
+GROUP = "ingestion"
+
+
+def bronze_key(spec: SourceSpec) -> dg.AssetKey:
+    """Asset key of a source's bronze table."""
+    return dg.AssetKey(["bronze", spec.name])
+
+
+def silver_key(spec: SourceSpec) -> dg.AssetKey:
+    """Asset key of a source's silver table."""
+    return dg.AssetKey(["silver", spec.name])
+
+
+def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
+    """Asset key of a source's quarantine table."""
+    return dg.AssetKey(["quarantine", spec.name])
+
+
+def _day(context: dg.AssetExecutionContext) -> dt.date:
+    return dt.date.fromisoformat(context.partition_key)
+
+
+def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
+    """Bronze asset (landing files -> raw Delta rows) and the silver+quarantine multi-asset
+    (validate, MERGE, quarantine) with blocking checks, for one source."""
+
+    @dg.asset(
+        key=bronze_key(spec),
+        group_name=GROUP,
+        partitions_def=daily_partitions,
+        kinds={"spark", "delta"},
+        description=f"Every line of the day's {spec.name} landing files as raw strings, with file, "
+        "line number, checksum, encoding and ingest time. Replaced per day, so re-runs are safe.",
+    )
+    def bronze(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+        settings = lake.settings()
+        result = land_bronze(spark.session(), spec, settings, _day(context))
+        if not result.files:
+            context.log.warning(f"no landing files for {spec.name} on {context.partition_key}")
+        return dg.MaterializeResult(
+            metadata={
+                "rows": result.rows,
+                "files": len(result.files),
+                "file_details": dg.MetadataValue.json(result.files),
+                "path": dg.MetadataValue.path(str(settings.table_path("bronze", spec.name))),
+            }
+        )
+
+    @dg.multi_asset(
+        name=f"refine_{spec.name}",
+        group_name=GROUP,
+        partitions_def=daily_partitions,
+        specs=[
+            dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=[bronze_key(spec)],
+                         description=f"{spec.description} Typed, one row per {'+'.join(spec.key)} "
+                         f"(Delta MERGE), partitioned by {spec.date_column}."),
+            dg.AssetSpec(quarantine_key(spec), kinds={"spark", "delta"}, deps=[bronze_key(spec)],
+                         description=f"{spec.name} rows that failed parsing or a rule, with every "
+                         "failed rule, the source file and line. Never reach silver."),
+        ],
+        check_specs=[
+            dg.AssetCheckSpec("quarantine_share_below_threshold", asset=silver_key(spec), blocking=True,
+                              description="Blocks downstream when the share of quarantined rows "
+                              "exceeds CUSTOMS_MAX_QUARANTINE_SHARE."),
+            dg.AssetCheckSpec("rows_reconcile", asset=silver_key(spec), blocking=True,
+                              description="rows read = quarantined + duplicates skipped + "
+                              "superseded + valid."),
+        ],
+    )
+    def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
+        settings = lake.settings()
+        result = refine_silver(spark.session(), spec, settings, _day(context), GxValidator(settings.gx_dir))
+        counts = {
+            "rows_read": result.rows_read,
+            "valid_rows": result.valid_rows,
+            "quarantined": result.quarantined,
+            "parse_errors": result.parse_errors,
+            "rule_failures": result.rule_failures,
+            "duplicates_skipped": result.duplicates_skipped,
+            "superseded": result.superseded,
+        }
+        yield dg.MaterializeResult(
+            asset_key=silver_key(spec),
+            metadata={
+                **counts,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "path": dg.MetadataValue.path(str(settings.table_path("silver", spec.name))),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=quarantine_key(spec),
+            metadata={
+                "rows": result.quarantined,
+                "failures_by_rule": dg.MetadataValue.json(result.failures_by_rule),
+                "path": dg.MetadataValue.path(str(settings.table_path("quarantine", spec.name))),
+            },
+        )
+        share = result.quarantine_share
+        yield dg.AssetCheckResult(
+            asset_key=silver_key(spec),
+            check_name="quarantine_share_below_threshold",
+            passed=share <= settings.max_quarantine_share,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "quarantine_share": dg.MetadataValue.float(round(share, 6)),
+                "threshold": dg.MetadataValue.float(settings.max_quarantine_share),
+                "passed_rows": result.valid_rows,
+                "failed_rows": result.quarantined,
+                "failures_by_rule": dg.MetadataValue.json(
+                    {k: v for k, v in result.failures_by_rule.items() if v}
+                ),
+                "gx_suite_success": result.validation_success,
+                "gx_report": dg.MetadataValue.path(result.report_path or ""),
+            },
+        )
+        yield dg.AssetCheckResult(
+            asset_key=silver_key(spec),
+            check_name="rows_reconcile",
+            passed=result.reconciles,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata=counts,
+        )
+
+    return [bronze, refine]
