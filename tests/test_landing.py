@@ -1,0 +1,74 @@
+"""Landing-file parsing: encodings and every kind of broken file, without Spark."""
+
+from __future__ import annotations
+
+from jobs.landing import parse_landing_file
+from jobs.sources import DECLARATIONS
+from tests.conftest import declaration_line, write_landing
+
+
+def test_utf8_file_parses_every_line(tmp_path):
+    path = write_landing(tmp_path, "a.csv", [declaration_line("1"), declaration_line("2")])
+    parsed = parse_landing_file(path, DECLARATIONS)
+    assert parsed.encoding == "utf-8" and parsed.status == "ok"
+    assert [r.line_number for r in parsed.rows] == [2, 3]
+    assert parsed.rows[0].values["declaration_id"] == "1"
+    assert parsed.rows[0].values["courier_id"] is None  # empty string -> missing
+    assert all(r.parse_error is None for r in parsed.rows)
+
+
+def test_cp949_file_is_detected_and_decoded(tmp_path):
+    path = write_landing(tmp_path, "kr.csv", [declaration_line("1", seller_id="한국무역상사")], encoding="cp949")
+    parsed = parse_landing_file(path, DECLARATIONS)
+    assert parsed.encoding == "cp949"
+    assert parsed.rows[0].values["seller_id"] == "한국무역상사"
+
+
+def test_undecodable_file_is_one_error_row(tmp_path):
+    folder = tmp_path / "declarations" / "2020-03-02"
+    folder.mkdir(parents=True)
+    path = folder / "bin.csv"
+    path.write_bytes(b"\xff\xfe\xfa\x00\x81\x00garbage")
+    parsed = parse_landing_file(path, DECLARATIONS)
+    assert parsed.status == "undecodable"
+    assert "neither UTF-8 nor CP949" in parsed.rows[0].parse_error
+
+
+def test_wrong_column_count_and_unclosed_quote_are_parse_errors(tmp_path):
+    lines = [declaration_line("1"), "2,2020-03-02,30", declaration_line("3", seller_id='"ACME, Inc')]
+    parsed = parse_landing_file(write_landing(tmp_path, "a.csv", lines), DECLARATIONS)
+    errors = {r.line_number: r.parse_error for r in parsed.rows}
+    assert errors[2] is None
+    assert errors[3] == "wrong column count: expected 22, got 3"
+    assert errors[4].startswith("malformed CSV line")
+    assert parsed.rows[1].raw_line == "2,2020-03-02,30"
+
+
+def test_empty_file_is_one_error_row(tmp_path):
+    path = write_landing(tmp_path, "empty.csv", [], header=False, trailing_newline=False)
+    parsed = parse_landing_file(path, DECLARATIONS)
+    assert parsed.status == "empty"
+    assert len(parsed.rows) == 1 and parsed.rows[0].parse_error.startswith("empty file")
+
+
+def test_header_only_file_has_no_rows(tmp_path):
+    parsed = parse_landing_file(write_landing(tmp_path, "h.csv", []), DECLARATIONS)
+    assert parsed.status == "header_only" and parsed.rows == []
+
+
+def test_truncated_last_line_is_flagged(tmp_path):
+    full = declaration_line("2")
+    path = write_landing(tmp_path, "t.csv", [declaration_line("1"), full[: len(full) // 2]], trailing_newline=False)
+    parsed = parse_landing_file(path, DECLARATIONS)
+    assert parsed.rows[0].parse_error is None
+    assert "file may be truncated" in parsed.rows[1].parse_error
+
+
+def test_missing_header_columns_quarantine_every_row(tmp_path):
+    folder = tmp_path / "declarations" / "2020-03-02"
+    folder.mkdir(parents=True)
+    path = folder / "x.csv"
+    path.write_text("Declaration ID,Date\n1,2020-03-02\n")
+    parsed = parse_landing_file(path, DECLARATIONS)
+    assert parsed.status == "bad_header"
+    assert parsed.rows[0].parse_error.startswith("header lacks columns: Office ID")
