@@ -11,7 +11,6 @@ from pathlib import Path
 
 from jobs.settings import PROJECT_ROOT, Settings
 
-
 # The console shows progress lines from this command; Dagster's own log goes to the run history.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -105,7 +104,8 @@ def print_locations() -> None:
     s = Settings.from_env()
     print("\nWhere things are:")
     print(f"  landing files      {s.landing_dir}/<source>/<YYYY-MM-DD>/*.csv")
-    print(f"  Delta tables       {s.lake_dir}/<bronze|silver|quarantine>/<table>  (e.g. {s.table_path('silver', 'declarations')})")
+    print(f"  Delta tables       {s.lake_dir}/<bronze|silver|quarantine>/<table>")
+    print(f"  silver             {s.table_path('silver', 'declarations')}")
     print(f"  quarantine         {s.table_path('quarantine', 'declarations')}")
     print(f"  validation report  {s.gx_dir}/gx/uncommitted/data_docs/local_site/index.html")
     print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")

@@ -1,0 +1,99 @@
+"""Dagster: definitions load, a daily run materializes and checks, the sensor and the CLI."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from orchestration import cli
+from orchestration.automation import build_landing_sensor, is_partition_day, landing_snapshot
+from orchestration.definitions import daily_pipeline, defs
+from tests.conftest import DAY, declaration_line, write_landing
+
+EXPECTED_KEYS = {"bronze/declarations", "silver/declarations", "quarantine/declarations"}
+
+
+def test_definitions_load_with_assets_checks_schedule_and_sensor():
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert EXPECTED_KEYS <= keys
+    assert defs.resolve_job_def("daily_pipeline").name == "daily_pipeline"
+    assert defs.resolve_schedule_def("daily_pipeline_schedule").cron_schedule == "0 6 * * *"
+    assert defs.resolve_sensor_def("landing_file_sensor")
+    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert {"quarantine_share_below_threshold", "rows_reconcile"} <= checks
+
+
+def _run_day(instance):
+    job = defs.resolve_job_def("daily_pipeline")
+    return job.execute_in_process(partition_key=DAY.isoformat(), instance=instance, raise_on_error=False)
+
+
+def test_daily_run_materializes_and_reports_checks(spark, settings, tmp_path):
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2"), "bad"])
+    with dg.instance_for_test() as instance:
+        result = _run_day(instance)
+        # 1 of 3 rows quarantined is above the default 5% threshold: the blocking check fails the
+        # run, so nothing downstream of silver runs on this day.
+        assert not result.success
+        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+        assert checks["rows_reconcile"].passed
+        gate = checks["quarantine_share_below_threshold"]
+        assert not gate.passed and gate.metadata["failed_rows"].value == 1
+        mats = {e.event_specific_data.materialization.asset_key.to_user_string(): e
+                for e in result.get_asset_materialization_events()}
+        assert EXPECTED_KEYS <= set(mats)
+        meta = mats["silver/declarations"].event_specific_data.materialization.metadata
+        assert meta["valid_rows"].value == 2 and meta["rows_read"].value == 3
+
+
+def test_threshold_is_configurable(spark, settings, monkeypatch):
+    monkeypatch.setenv("CUSTOMS_MAX_QUARANTINE_SHARE", "0.5")
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2"), "bad"])
+    with dg.instance_for_test() as instance:
+        result = _run_day(instance)
+        assert result.success
+        gate = [c for c in result.get_asset_check_evaluations()
+                if c.check_name == "quarantine_share_below_threshold"][0]
+        assert gate.passed
+
+
+def test_sensor_requests_one_run_per_changed_day(settings, monkeypatch):
+    monkeypatch.setattr("orchestration.automation.MIN_FILE_AGE_SECONDS", 0)
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1")])
+    (settings.landing_dir / "declarations" / "not-a-day").mkdir()
+    (settings.landing_dir / "declarations" / "not-a-day" / "x.csv").write_text("x")
+    sensor = build_landing_sensor(daily_pipeline)
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance)).run_requests
+        again = sensor(dg.build_sensor_context(instance=instance)).run_requests
+        assert [r.partition_key for r in first] == [DAY.isoformat()]
+        assert first[0].run_key == again[0].run_key  # unchanged files: Dagster dedupes by run key
+        write_landing(settings.landing_dir, "b.csv", [declaration_line("2")])
+        changed = sensor(dg.build_sensor_context(instance=instance)).run_requests
+        assert changed[0].run_key != first[0].run_key
+
+
+def test_sensor_waits_for_files_still_being_written(settings):
+    path = write_landing(settings.landing_dir, "a.csv", [declaration_line("1")])
+    now = os.stat(path).st_mtime
+    assert landing_snapshot(settings.landing_dir, 30, now=now + 5) == {}
+    assert landing_snapshot(settings.landing_dir, 30, now=now + 60)
+
+
+def test_partition_day_names():
+    assert is_partition_day("2020-03-02", "2020-01-01")
+    assert not is_partition_day("2019-12-31", "2020-01-01")
+    assert not is_partition_day("latest", "2020-01-01")
+
+
+def test_cli_run_date_range(spark, settings, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1")])
+    nxt = DAY.replace(day=DAY.day + 1)
+    write_landing(settings.landing_dir, "b.csv", [declaration_line("2", day=nxt)], day=nxt)
+    code = cli.main(["run", "--from", DAY.isoformat(), "--to", nxt.isoformat()])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 ok, 0 failed" in out and "read 1, valid 1" in out
+    assert settings.table_path("silver", "declarations").is_dir()
