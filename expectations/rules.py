@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,7 +11,7 @@ from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-RuleKind = Literal["not_null", "regex", "in_set", "between", "unique"]
+RuleKind = Literal["not_null", "regex", "in_set", "between", "unique", "derived"]
 
 NUMBER_REGEX = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 INTEGER_REGEX = r"^-?[0-9]{1,18}$"
@@ -34,6 +35,14 @@ class Rule:
     min_value: float | None = None
     max_value: float | None = None
     strict_min: bool = False
+    # For `derived` rules: builds a boolean column (true = ok, null = not applicable) that is added
+    # to the batch as `helper_column`, so GX and the quarantine test the very same values.
+    expression: Callable[[], Column] | None = None
+
+    @property
+    def helper_column(self) -> str:
+        """Name of the boolean column a derived rule adds to the batch."""
+        return f"_check_{self.name}"
 
     @property
     def column(self) -> str:
@@ -42,6 +51,8 @@ class Rule:
 
     def failure(self) -> Column:
         """Spark condition, true on a failing row (may use a window over the batch)."""
+        if self.kind == "derived":
+            return F.col(self.helper_column) == F.lit(False)
         col = F.col(self.column)
         if self.kind == "not_null":
             return col.isNull()
@@ -66,6 +77,8 @@ class Rule:
     def expectation(self) -> gxe.Expectation:
         """The same rule as a Great Expectations 1.x expectation."""
         meta = {"rule": self.name, "description": self.description}
+        if self.kind == "derived":
+            return gxe.ExpectColumnValuesToBeInSet(column=self.helper_column, value_set=[True], meta=meta)
         if self.kind == "not_null":
             return gxe.ExpectColumnValuesToNotBeNull(column=self.column, meta=meta)
         if self.kind == "regex":
@@ -87,6 +100,11 @@ class Rule:
         """Human-readable failure text with the offending value, for the quarantine row."""
         shown = F.concat_ws(",", *[F.coalesce(F.col(c).cast("string"), F.lit("null")) for c in self.columns])
         return F.concat(F.lit(f"{self.name} ({self.description}): "), shown)
+
+
+def derived(columns: tuple[str, ...], name: str, description: str, expression: Callable[[], Column]) -> Rule:
+    """A rule over a computed boolean (check digits, cross-column conditions); null = not applicable."""
+    return Rule(name, "derived", columns, description, expression=expression)
 
 
 def not_null(column: str) -> Rule:

@@ -22,6 +22,14 @@ from jobs.sources import SourceSpec  # noqa: E402
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
+def with_helper_columns(frame: DataFrame, rules: list[Rule]) -> DataFrame:
+    """Add the boolean column of every derived rule (e.g. the S10 check digit is right)."""
+    for rule in rules:
+        if rule.kind == "derived":
+            frame = frame.withColumn(rule.helper_column, rule.expression())
+    return frame
+
+
 def flag_failures(frame: DataFrame, rules: list[Rule]) -> DataFrame:
     """Add `_failed_rules` (names of every rule the row breaks) and `_reason` (readable text)."""
     names = F.array(*[F.when(r.failure(), F.lit(r.name)) for r in rules])
@@ -57,7 +65,7 @@ class GxValidator:
         context.variables.progress_bars = {"globally": False}
         return context
 
-    def run_suite(self, frame: DataFrame, spec: SourceSpec, day: dt.date, rules: list[Rule]):
+    def run_suite(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date], rules: list[Rule]):
         """Run the GX suite on `frame`; returns the suite validation result and the docs page."""
         context = self._context()
         suite = gx.ExpectationSuite(name=spec.name, expectations=[r.expectation() for r in rules])
@@ -84,7 +92,7 @@ class GxValidator:
         )
         result = checkpoint.run(
             batch_parameters={"dataframe": frame}, run_id=gx.core.run_identifier.RunIdentifier(
-                run_name=f"{spec.name}-{day.isoformat()}")
+                run_name=f"{spec.name}-{days[0].isoformat()}" + (f"..{days[-1].isoformat()}" if len(days) > 1 else ""))
         )
         suite_result = next(iter(result.run_results.values()))
         docs = None
@@ -92,12 +100,13 @@ class GxValidator:
             docs = str(self.gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html")
         return suite_result, docs
 
-    def __call__(self, frame: DataFrame, spec: SourceSpec, day: dt.date) -> ValidationOutcome:
-        """Validate one day's batch of `spec`; split rows into valid and failed."""
-        rules = rules_for(spec, day)
+    def __call__(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date]) -> ValidationOutcome:
+        """Validate a batch of `spec` (one or more delivery days); split rows into valid and failed."""
+        rules = rules_for(spec)
+        frame = with_helper_columns(frame, rules)
         flagged = flag_failures(frame, rules).cache()
         failures = count_failures(flagged, rules)
-        suite_result, docs = self.run_suite(frame, spec, day, rules)
+        suite_result, docs = self.run_suite(frame, spec, days, rules)
         self.last_gx_counts = {
             r.expectation_config.meta["rule"]: int(r.result.get("unexpected_count") or 0)
             for r in suite_result.results

@@ -1,4 +1,4 @@
-"""Bronze: every line of a day's landing files as raw strings plus where it came from."""
+"""Bronze: every line of the landing files of one or more days as raw strings plus where it came from."""
 
 from __future__ import annotations
 
@@ -59,26 +59,19 @@ class BronzeBatch:
 
 
 def read_bronze_batch(
-    spark: SparkSession, spec: SourceSpec, landing_dir: Path, day: dt.date, ingested_at: dt.datetime
+    spark: SparkSession, spec: SourceSpec, landing_dir: Path, days: list[dt.date], ingested_at: dt.datetime
 ) -> BronzeBatch:
-    """Parse every landing file of `spec` for `day` into one bronze DataFrame (explicit schema)."""
-    files = [parse_landing_file(p, spec) for p in list_landing_files(landing_dir, spec.name, day)]
+    """Parse every landing file of `spec` for `days` into one bronze DataFrame (explicit schema);
+    `_file_order` is the delivery order within each day."""
     columns: dict[str, list] = {name: [] for name in bronze_schema(spec).fieldNames()}
-    for order, landing in enumerate(files):
-        for row in landing.rows:
-            for name in spec.column_names:
-                columns[name].append(row.values.get(name))
-            columns["_source_file"].append(str(landing.path))
-            columns["_file_order"].append(order)
-            columns["_line_number"].append(row.line_number)
-            columns["_file_checksum"].append(landing.checksum)
-            columns["_file_encoding"].append(landing.encoding)
-            columns["_file_status"].append(landing.status)
-            columns["_parse_error"].append(row.parse_error)
-            columns["_raw_line"].append(row.raw_line)
+    files: list[LandingFile] = []
+    for day in days:
+        day_files = [parse_landing_file(p, spec) for p in list_landing_files(landing_dir, spec.name, day)]
+        files += day_files
+        for order, landing in enumerate(day_files):
+            _append_rows(columns, spec, landing, order, day)
     n = len(columns["_source_file"])
     columns["_ingested_at"] = [ingested_at] * n
-    columns["_partition_date"] = [day] * n
     schema = bronze_schema(spec)
     arrow_schema = pa.schema(
         [(f.name, _arrow_type(f.dataType), f.nullable) for f in schema.fields]
@@ -86,6 +79,21 @@ def read_bronze_batch(
     table = pa.Table.from_pydict(columns, schema=arrow_schema)
     df = spark.createDataFrame(table) if n else spark.createDataFrame([], schema)
     return BronzeBatch(df=_conform(df, schema), files=files)
+
+
+def _append_rows(columns: dict[str, list], spec: SourceSpec, landing: LandingFile, order: int, day: dt.date) -> None:
+    for row in landing.rows:
+        for name in spec.column_names:
+            columns[name].append(row.values.get(name))
+        columns["_source_file"].append(str(landing.path))
+        columns["_file_order"].append(order)
+        columns["_line_number"].append(row.line_number)
+        columns["_file_checksum"].append(landing.checksum)
+        columns["_file_encoding"].append(landing.encoding)
+        columns["_file_status"].append(landing.status)
+        columns["_parse_error"].append(row.parse_error)
+        columns["_raw_line"].append(row.raw_line)
+        columns["_partition_date"].append(day)
 
 
 def _arrow_type(dtype: T.DataType) -> pa.DataType:

@@ -15,9 +15,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.bronze import read_bronze_batch
+from jobs.feedback import apply_inspection_results, with_record_known
 from jobs.settings import Settings
 from jobs.sources import SourceSpec
-from jobs.tables import merge_by_key, read_partition, replace_partition
+from jobs.tables import Days, as_days, merge_by_key, merge_history, read_partition, replace_partition
 
 RAW_SUFFIX = "__raw"
 QUARANTINE_SCHEMA = T.StructType([
@@ -47,7 +48,7 @@ class ValidationOutcome:
     report_path: str | None = None
 
 
-Validator = Callable[[DataFrame, SourceSpec, dt.date], ValidationOutcome]
+Validator = Callable[[DataFrame, SourceSpec, list[dt.date]], ValidationOutcome]
 
 
 @dataclass
@@ -73,6 +74,7 @@ class SilverResult:
     failures_by_rule: dict[str, int] = field(default_factory=dict)
     report_path: str | None = None
     validation_success: bool = True
+    extra: dict[str, int] = field(default_factory=dict)
 
     @property
     def quarantined(self) -> int:
@@ -91,10 +93,12 @@ class SilverResult:
         return accounted == self.rows_read
 
 
-def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, day: dt.date) -> BronzeResult:
-    """Replace the day's bronze partition with every line of the day's landing files."""
-    batch = read_bronze_batch(spark, spec, settings.landing_dir, day, dt.datetime.now(dt.UTC))
-    replace_partition(batch.df, settings.table_path("bronze", spec.name), "_partition_date", day)
+def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days) -> BronzeResult:
+    """Replace the bronze partitions of `days` (one day or a backfill range) with every line of
+    those days' landing files."""
+    span = as_days(days)
+    batch = read_bronze_batch(spark, spec, settings.landing_dir, span, dt.datetime.now(dt.UTC))
+    replace_partition(batch.df, settings.table_path("bronze", spec.name), "_partition_date", span)
     return BronzeResult(rows=batch.rows_read, files=batch.file_summary())
 
 
@@ -118,16 +122,19 @@ def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
     """Separate unparseable lines, skip exact duplicates (a re-delivered file or repeated line),
     and keep only the latest file's version of a key (a corrected re-delivery supersedes)."""
     parsed = bronze.where(F.col("_parse_error").isNull()).withColumn("_row_hash", row_hash(spec))
-    first = Window.partitionBy("_row_hash").orderBy("_file_order", "_line_number")
+    first = Window.partitionBy("_row_hash").orderBy("_partition_date", "_file_order", "_line_number")
     ranked = parsed.withColumn("_copy", F.row_number().over(first))
     unique_rows = ranked.where(F.col("_copy") == 1).drop("_copy")
     keys_present = F.lit(True)
     for k in spec.key:
         keys_present = keys_present & F.col(k).isNotNull()
-    latest = F.max("_file_order").over(Window.partitionBy(*spec.key))
+    # Delivery order across a backfill range: later day first, then later file within the day.
+    delivery = F.datediff("_partition_date", F.lit("2000-01-01")) * 100_000 + F.col("_file_order")
+    unique_rows = unique_rows.withColumn("_delivery", delivery)
+    latest = F.max("_delivery").over(Window.partitionBy(*spec.key))
     with_latest = unique_rows.withColumn("_latest_file", F.when(keys_present, latest))
-    is_superseded = F.col("_latest_file").isNotNull() & (F.col("_file_order") < F.col("_latest_file"))
-    candidates = with_latest.where(~is_superseded).drop("_latest_file")
+    is_superseded = F.col("_latest_file").isNotNull() & (F.col("_delivery") < F.col("_latest_file"))
+    candidates = with_latest.where(~is_superseded).drop("_latest_file", "_delivery")
     counts = ranked.agg(
         F.sum(F.when(F.col("_copy") > 1, 1).otherwise(0)).alias("dups"),
     ).first()
@@ -193,24 +200,63 @@ def quarantine_rows(staged: StagedBatch, failed: DataFrame, spec: SourceSpec) ->
 def silver_rows(valid: DataFrame, spec: SourceSpec) -> DataFrame:
     """Typed silver rows in the declared schema, plus lineage (row hash, file, line, ingest time)."""
     business = [F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.silver_schema().fields]
-    return valid.select(*business, *SILVER_LINEAGE)
+    # Reference tables keep their delivery day until `write_silver` turns it into a history version.
+    delivery = ["_partition_date"] if spec.kind == "reference" else []
+    return valid.select(*business, *SILVER_LINEAGE, *delivery)
+
+
+def silver_table_schema(spec: SourceSpec, rows: DataFrame) -> T.StructType:
+    """Schema of the silver table: landed columns, columns later steps fill, lineage."""
+    extra = [T.StructField(c.name, c.dtype, True) for c in spec.silver_extra]
+    return T.StructType(rows.schema.fields[: len(spec.columns)] + extra + rows.schema.fields[len(spec.columns):])
+
+
+def write_silver(spark: SparkSession, spec: SourceSpec, settings: Settings, rows: DataFrame,
+                 days: list[dt.date]) -> dict[str, int]:
+    """Write validated rows by the source's kind: history for reference tables (day by day, so
+    each delivery is a version), MERGE otherwise; feedback is then applied onto the inspected
+    channels' records."""
+    path = settings.table_path("silver", spec.name)
+    if spec.kind == "reference":
+        totals = {"inserted": 0, "updated": 0}
+        for day in days:
+            counts = merge_history(spark, rows.where(F.col("_partition_date") == F.lit(day)).drop("_partition_date"),
+                                   path, spec.key, day)
+            totals = {k: totals[k] + counts[k] for k in totals}
+        return totals
+    counts = merge_by_key(spark, rows, path, spec.key, spec.partition_column, silver_table_schema(spec, rows),
+                          keep_when_null=spec.label_columns)
+    if spec.kind == "feedback":
+        applied = apply_inspection_results(spark, settings, rows)
+        counts.update({f"labels_applied_{channel}": n for channel, n in applied.items()})
+    return counts
+
+
+def with_lookups(spark: SparkSession, spec: SourceSpec, settings: Settings, frame: DataFrame) -> DataFrame:
+    """Columns a source's rules need from other tables (feedback: is the inspected record known)."""
+    if spec.kind == "feedback":
+        return with_record_known(spark, settings, frame)
+    return frame
 
 
 def refine_silver(
-    spark: SparkSession, spec: SourceSpec, settings: Settings, day: dt.date, validator: Validator
+    spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days, validator: Validator
 ) -> SilverResult:
-    """Validate the day's bronze partition; MERGE passing rows into silver on the source key and
-    replace the day's quarantine partition with the failing ones."""
-    bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", day).cache()
+    """Validate the bronze partitions of `days` (one day or a backfill range); MERGE passing rows
+    into silver on the source key and replace those days' quarantine partitions with the failing
+    ones."""
+    days = as_days(days)
+    bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", days).cache()
     try:
         rows_read = bronze.count()
         staged = stage_bronze(bronze, spec)
-        outcome = validator(validation_frame(staged.candidates, spec), spec, day)
+        frame = with_lookups(spark, spec, settings, validation_frame(staged.candidates, spec))
+        outcome = validator(frame, spec, days)
         valid = silver_rows(outcome.valid, spec).cache()
         valid_rows = valid.count()
-        merge = merge_by_key(spark, valid, settings.table_path("silver", spec.name), spec.key, spec.date_column)
+        merge = write_silver(spark, spec, settings, valid, days)
         quarantine = quarantine_rows(staged, outcome.failed, spec)
-        replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", day)
+        replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", days)
         parse_errors = staged.parse_errors.count()
         rule_failed_rows = outcome.failed.count()
         valid.unpersist()
@@ -223,8 +269,9 @@ def refine_silver(
         superseded=staged.superseded,
         rule_failures=rule_failed_rows,
         valid_rows=valid_rows,
-        inserted=merge["inserted"],
-        updated=merge["updated"],
+        inserted=merge.pop("inserted"),
+        updated=merge.pop("updated"),
+        extra=merge,
         failures_by_rule=outcome.rule_failures,
         report_path=outcome.report_path,
         validation_success=outcome.success,

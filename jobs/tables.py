@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 
 def table_exists(spark: SparkSession, path: Path | str) -> bool:
@@ -15,38 +17,45 @@ def table_exists(spark: SparkSession, path: Path | str) -> bool:
     return DeltaTable.isDeltaTable(spark, str(path))
 
 
-def replace_partition(df: DataFrame, path: Path | str, partition_column: str, day: dt.date) -> None:
-    """Overwrite exactly one daily partition (other days untouched): re-running gives the same table."""
+Days = dt.date | Sequence[dt.date]
+
+
+def as_days(days: Days) -> list[dt.date]:
+    """One day or a run of consecutive days, as a sorted list."""
+    return [days] if isinstance(days, dt.date) else sorted(days)
+
+
+def _in_days(partition_column: str, days: Days) -> str:
+    span = as_days(days)
+    # Not BETWEEN: Spark 4 rewrites it into a `With` expression that Delta's replaceWhere cannot resolve.
+    return (f"`{partition_column}` >= DATE'{span[0].isoformat()}' AND "
+            f"`{partition_column}` <= DATE'{span[-1].isoformat()}'")
+
+
+def replace_partition(df: DataFrame, path: Path | str, partition_column: str, days: Days) -> None:
+    """Overwrite exactly the given daily partitions (a day or a consecutive range; other days
+    untouched): re-running gives the same table."""
     (
         df.write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", f"{partition_column} = DATE'{day.isoformat()}'")
+        .option("replaceWhere", _in_days(partition_column, days))
         .partitionBy(partition_column)
         .save(str(path))
     )
 
 
-def merge_by_key(
-    spark: SparkSession,
-    df: DataFrame,
-    path: Path | str,
-    key: tuple[str, ...],
-    partition_column: str,
-    change_column: str = "_row_hash",
-) -> dict[str, int]:
-    """Upsert `df` into the Delta table at `path` on `key`; rows whose `change_column` is unchanged
-    are left alone, so a re-delivered file changes nothing. Returns Delta's operation metrics."""
-    if not table_exists(spark, path):
-        df.limit(0).write.format("delta").partitionBy(partition_column).save(str(path))
-    target = DeltaTable.forPath(spark, str(path))
-    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
-    (
-        target.alias("t")
-        .merge(df.alias("s"), condition)
-        .whenMatchedUpdateAll(condition=f"t.`{change_column}` <> s.`{change_column}`")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+def create_if_missing(spark: SparkSession, path: Path | str, schema: T.StructType,
+                      partition_column: str | None) -> None:
+    """Create an empty Delta table with `schema` at `path` unless one exists."""
+    if table_exists(spark, path):
+        return
+    writer = spark.createDataFrame([], schema).write.format("delta")
+    if partition_column:
+        writer = writer.partitionBy(partition_column)
+    writer.save(str(path))
+
+
+def _merge_metrics(target: DeltaTable) -> dict[str, int]:
     last = target.history(1).select("operation", "operationMetrics").first()
     metrics = dict(last["operationMetrics"] or {}) if last and last["operation"] == "MERGE" else {}
     return {
@@ -55,6 +64,70 @@ def merge_by_key(
     }
 
 
-def read_partition(spark: SparkSession, path: Path | str, partition_column: str, day: dt.date) -> DataFrame:
-    """One day of a Delta table (empty result when the table does not exist yet)."""
-    return spark.read.format("delta").load(str(path)).where(F.col(partition_column) == F.lit(day))
+def merge_by_key(
+    spark: SparkSession,
+    df: DataFrame,
+    path: Path | str,
+    key: tuple[str, ...],
+    partition_column: str | None,
+    table_schema: T.StructType | None = None,
+    change_column: str = "_row_hash",
+    keep_when_null: tuple[str, ...] = (),
+) -> dict[str, int]:
+    """Upsert `df` into the Delta table at `path` on `key`. Only `df`'s columns are written, so
+    columns other steps own (inspection outcomes) survive a re-delivery, as do `keep_when_null`
+    columns the delivery leaves empty; rows whose
+    `change_column` is unchanged are left alone. Returns inserted/updated counts."""
+    create_if_missing(spark, path, table_schema or df.schema, partition_column)
+    target = DeltaTable.forPath(spark, str(path))
+    condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    values = {f"`{c}`": f"s.`{c}`" for c in df.columns}
+    updates = dict(values)
+    for c in keep_when_null:  # e.g. labels set by inspection results survive a re-delivery without them
+        updates[f"`{c}`"] = f"coalesce(s.`{c}`, t.`{c}`)"
+    (
+        target.alias("t")
+        .merge(df.alias("s"), condition)
+        .whenMatchedUpdate(condition=f"t.`{change_column}` <> s.`{change_column}`", set=updates)
+        .whenNotMatchedInsert(values=values)
+        .execute()
+    )
+    return _merge_metrics(target)
+
+
+def merge_history(
+    spark: SparkSession, df: DataFrame, path: Path | str, key: tuple[str, ...], day: dt.date,
+    change_column: str = "_row_hash",
+) -> dict[str, int]:
+    """Slowly changing reference data (type 2): a changed row closes the current version
+    (`_valid_to` = day, `_is_current` = false) and adds a new one valid from `day`; an unchanged
+    row does nothing, so re-running a delivery is safe. Keys not delivered stay as they are."""
+    versions = (
+        df.withColumn("_valid_from", F.lit(day))
+        .withColumn("_valid_to", F.lit(None).cast("date"))
+        .withColumn("_is_current", F.lit(True))
+    )
+    create_if_missing(spark, path, versions.schema, None)
+    target = DeltaTable.forPath(spark, str(path))
+    key_string = F.concat_ws("\u241f", *[F.col(k).cast("string") for k in key])
+    current = target.toDF().where("_is_current").select(*key, F.col(change_column).alias("_current_hash"))
+    changed = versions.join(current, list(key)).where(F.col("_current_hash") != F.col(change_column))
+    staged = versions.withColumn("_merge_key", key_string).unionByName(
+        changed.drop("_current_hash").withColumn("_merge_key", F.lit(None).cast("string"))
+    )
+    target_key = "concat_ws('\u241f', " + ", ".join(f"cast(t.`{k}` as string)" for k in key) + ")"
+    values = {f"`{c}`": f"s.`{c}`" for c in versions.columns}
+    (
+        target.alias("t")
+        .merge(staged.alias("s"), f"t._is_current AND {target_key} = s._merge_key")
+        .whenMatchedUpdate(condition=f"t.`{change_column}` <> s.`{change_column}`",
+                           set={"_valid_to": "s._valid_from", "_is_current": "false"})
+        .whenNotMatchedInsert(values=values)
+        .execute()
+    )
+    return _merge_metrics(target)
+
+
+def read_partition(spark: SparkSession, path: Path | str, partition_column: str, days: Days) -> DataFrame:
+    """The given days of a Delta table."""
+    return spark.read.format("delta").load(str(path)).where(_in_days(partition_column, days))

@@ -31,8 +31,9 @@ def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
     return dg.AssetKey(["quarantine", spec.name])
 
 
-def _day(context: dg.AssetExecutionContext) -> dt.date:
-    return dt.date.fromisoformat(context.partition_key)
+def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """The run's days: one partition, or a whole range when a backfill runs as a single run."""
+    return [dt.date.fromisoformat(key) for key in context.partition_keys]
 
 
 def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
@@ -43,15 +44,16 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         key=bronze_key(spec),
         group_name=GROUP,
         partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"spark", "delta"},
         description=f"Every line of the day's {spec.name} landing files as raw strings, with file, "
         "line number, checksum, encoding and ingest time. Replaced per day, so re-runs are safe.",
     )
     def bronze(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        result = land_bronze(spark.session(), spec, settings, _day(context))
+        result = land_bronze(spark.session(), spec, settings, _days(context))
         if not result.files:
-            context.log.warning(f"no landing files for {spec.name} on {context.partition_key}")
+            context.log.warning(f"no landing files for {spec.name} in {context.partition_key_range}")
         return dg.MaterializeResult(
             metadata={
                 "rows": result.rows,
@@ -65,6 +67,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         name=f"refine_{spec.name}",
         group_name=GROUP,
         partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         specs=[
             dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=[bronze_key(spec)],
                          description=f"{spec.description} Typed, one row per {'+'.join(spec.key)} "
@@ -84,7 +87,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        result = refine_silver(spark.session(), spec, settings, _day(context), GxValidator(settings.gx_dir))
+        result = refine_silver(spark.session(), spec, settings, _days(context), GxValidator(settings.gx_dir))
         counts = {
             "rows_read": result.rows_read,
             "valid_rows": result.valid_rows,

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Tiny test data: one shuffle partition keeps each Delta write and GX metric to a single task.
+os.environ.setdefault("CUSTOMS_SPARK_CONF", "spark.sql.shuffle.partitions=1,spark.default.parallelism=1,"
+                      "spark.databricks.delta.snapshotPartitions=1,spark.sql.adaptive.enabled=false")
 
 from jobs.settings import Settings  # noqa: E402
 from jobs.spark_session import build_spark_session  # noqa: E402
@@ -62,3 +65,26 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
                      ("CUSTOMS_PUBLISH_DIR", "publish"), ("CUSTOMS_GX_DIR", "gx")):
         monkeypatch.setenv(var, str(tmp_path / sub))
     return Settings.from_env()
+
+
+def write_rows(landing: Path, source: str, day: dt.date, rows: list[dict[str, str]], name: str = "a.csv",
+               encoding: str = "utf-8", mtime: float | None = None) -> Path:
+    """Write a landing file of any source from dicts keyed by lake column name (missing -> empty)."""
+    import csv
+    import io
+
+    from jobs.sources import SOURCES
+
+    spec = SOURCES[source]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([c.header for c in spec.columns])
+    for row in rows:
+        writer.writerow([row.get(c.name, "") for c in spec.columns])
+    folder = landing / source / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path

@@ -14,7 +14,7 @@ from jobs.sources import DECLARATIONS
 from tests.conftest import DAY, KCS_DIR, declaration_line, write_landing
 
 
-def ingest(spark, settings, day: dt.date = DAY, validator: GxValidator | None = None) -> SilverResult:
+def ingest(spark, settings, day=DAY, validator: GxValidator | None = None) -> SilverResult:
     land_bronze(spark, DECLARATIONS, settings, day)
     return refine_silver(spark, DECLARATIONS, settings, day, validator or GxValidator())
 
@@ -153,3 +153,19 @@ def test_public_kcs_sample_day(spark, settings):
     # The synthetic public sample has some zero-mass rows: the only rule it breaks.
     assert set(k for k, v in result.failures_by_rule.items() if v) <= {"net_mass_positive"}
     assert result.valid_rows + result.rule_failures == len(lines)
+
+
+def test_backfill_range_in_one_batch(spark, settings):
+    nxt = DAY + dt.timedelta(days=1)
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2"),
+                                                  declaration_line("3", day=nxt)])
+    write_landing(settings.landing_dir, "b.csv", [declaration_line("2", day=nxt, item_price="5.0"),
+                                                  declaration_line("4", day=nxt)], day=nxt)
+    result = ingest(spark, settings, [DAY, nxt])
+    # "3" is dated the next day but landed in DAY's folder; "2" is re-delivered (corrected) on nxt.
+    assert (result.rows_read, result.valid_rows, result.superseded, result.rule_failures) == (5, 3, 1, 1)
+    assert result.reconciles
+    rows = {r.declaration_id: (r.date, r.item_price) for r in silver(spark, settings).collect()}
+    assert rows == {"1": (DAY, 372254.4), "2": (nxt, 5.0), "4": (nxt, 372254.4)}
+    bad = quarantine(spark, settings).first()
+    assert bad.failed_rules == ["date_in_partition"] and bad.partition_date == DAY

@@ -12,11 +12,13 @@ from orchestration.definitions import daily_pipeline, defs
 from tests.conftest import DAY, declaration_line, write_landing
 
 EXPECTED_KEYS = {"bronze/declarations", "silver/declarations", "quarantine/declarations"}
+ALL_SOURCES = ["declarations", "express", "mail", "platform_orders", "pccc_registry", "inspection_results",
+               "watch_lists", "monitored_items"]
 
 
 def test_definitions_load_with_assets_checks_schedule_and_sensor():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert EXPECTED_KEYS <= keys
+    assert {f"{layer}/{source}" for layer in ("bronze", "silver", "quarantine") for source in ALL_SOURCES} <= keys
     assert defs.resolve_job_def("daily_pipeline").name == "daily_pipeline"
     assert defs.resolve_schedule_def("daily_pipeline_schedule").cron_schedule == "0 6 * * *"
     assert defs.resolve_sensor_def("landing_file_sensor")
@@ -24,9 +26,13 @@ def test_definitions_load_with_assets_checks_schedule_and_sensor():
     assert {"quarantine_share_below_threshold", "rows_reconcile"} <= checks
 
 
+DECLARATION_ASSETS = [dg.AssetKey.from_user_string(k) for k in sorted(EXPECTED_KEYS)]
+
+
 def _run_day(instance):
     job = defs.resolve_job_def("daily_pipeline")
-    return job.execute_in_process(partition_key=DAY.isoformat(), instance=instance, raise_on_error=False)
+    return job.execute_in_process(partition_key=DAY.isoformat(), instance=instance, raise_on_error=False,
+                                  asset_selection=DECLARATION_ASSETS)
 
 
 def test_daily_run_materializes_and_reports_checks(spark, settings, tmp_path):
@@ -95,5 +101,5 @@ def test_cli_run_date_range(spark, settings, monkeypatch, tmp_path, capsys):
     code = cli.main(["run", "--from", DAY.isoformat(), "--to", nxt.isoformat()])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "2 ok, 0 failed" in out and "read 1, valid 1" in out
+    assert "2 day(s), 0 failed run(s)" in out and "read 2, valid 2" in out
     assert settings.table_path("silver", "declarations").is_dir()
