@@ -219,7 +219,8 @@ def write_silver(spark: SparkSession, spec: SourceSpec, settings: Settings, rows
     path = settings.table_path("silver", spec.name)
     if spec.kind == "reference":
         totals = {"inserted": 0, "updated": 0}
-        for day in days:
+        delivered = {r["_partition_date"] for r in rows.select("_partition_date").distinct().collect()}
+        for day in (d for d in days if d in delivered):
             counts = merge_history(spark, rows.where(F.col("_partition_date") == F.lit(day)).drop("_partition_date"),
                                    path, spec.key, day)
             totals = {k: totals[k] + counts[k] for k in totals}

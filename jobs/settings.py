@@ -38,6 +38,7 @@ class Settings:
     lake_dir: Path
     publish_dir: Path
     gx_dir: Path
+    truth_dir: Path
     jars_dir: Path
     spark_master: str
     spark_remote: str | None
@@ -53,6 +54,7 @@ class Settings:
             lake_dir=_path("CUSTOMS_LAKE_DIR", "data/lake"),
             publish_dir=_path("CUSTOMS_PUBLISH_DIR", "publish"),
             gx_dir=_path("CUSTOMS_GX_DIR", "data/gx"),
+            truth_dir=_path("CUSTOMS_GROUND_TRUTH_DIR", "data/ground_truth"),
             jars_dir=_path("CUSTOMS_JARS_DIR", str(PROJECT_ROOT / ".jars")),
             spark_master=os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
             spark_remote=os.environ.get("CUSTOMS_SPARK_REMOTE") or None,

@@ -38,25 +38,25 @@ def _ensure_dagster_home() -> Path:
     return home
 
 
-def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float) -> int:
-    """Write `days` days of landing files from `start`; returns the number of rows written."""
-    import numpy as np
+def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float | None = None) -> dict:
+    """Write `days` days of landing files for every source from `start` (and the ground truth
+    beside them); returns the generator's summary."""
+    from dataclasses import replace
 
-    from generator.declarations import DeclarationGenerator, break_rows, write_day
+    from generator.config import GeneratorConfig, Rates
+    from generator.run import generate as generate_files
 
     settings = Settings.from_env()
-    gen = DeclarationGenerator(seed=seed, scale=scale)
-    total = 0
-    began = time.perf_counter()
-    for i in range(days):
-        day = start + dt.timedelta(days=i)
-        df, bad_lines = break_rows(gen.generate(day), bad_rate, np.random.default_rng([seed, 7, i]))
-        write_day(df, settings.landing_dir / "declarations" / day.isoformat(),
-                  f"declarations-{day.isoformat()}.csv", bad_lines)
-        total += len(df) + len(bad_lines)
-        print(f"  [{i + 1}/{days}] {day}: {len(df) + len(bad_lines)} declarations", flush=True)
-    print(f"generated {total} rows in {time.perf_counter() - began:.1f}s under {settings.landing_dir}")
-    return total
+    rates = Rates() if bad_rate is None else replace(Rates(), bad_rows=bad_rate)
+    config = GeneratorConfig(seed=seed, scale=scale, rates=rates)
+    summary = generate_files(config, start, days, settings.landing_dir, settings.truth_dir,
+                             progress=lambda line: print(line, flush=True))
+    per_source = ", ".join(f"{k} {v}" for k, v in sorted(summary["rows"].items()))
+    print(f"generated {summary['total_rows']} rows in {summary['seconds']}s "
+          f"({summary['rows_per_second']} rows/s): {per_source}")
+    print(f"landing files under {settings.landing_dir}; ground truth (never read by the pipeline) under "
+          f"{settings.truth_dir}")
+    return summary
 
 
 def run(days: list[dt.date], per_day: bool = False) -> int:
@@ -90,18 +90,22 @@ def run(days: list[dt.date], per_day: bool = False) -> int:
 
 
 def _summarize(result) -> list[str]:
+    """One line per silver table (a range run reports the same figures for each of its days)."""
     parts = []
+    seen = set()
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta = mat.metadata
-        if "rows_read" in meta:
+        if "rows_read" in meta and mat.asset_key not in seen:
+            seen.add(mat.asset_key)
             parts.append(
                 f"{mat.asset_key.to_user_string()}: read {meta['rows_read'].value}, "
                 f"valid {meta['valid_rows'].value}, quarantined {meta['quarantined'].value}, "
                 f"duplicates {meta['duplicates_skipped'].value}, superseded {meta['superseded'].value}"
             )
     for check in result.get_asset_check_evaluations():
-        if not check.passed:
+        if not check.passed and (check.asset_key, check.check_name) not in seen:
+            seen.add((check.asset_key, check.check_name))
             parts.append(f"CHECK FAILED {check.asset_key.to_user_string()}:{check.check_name} "
                          f"{dict((k, v.value) for k, v in check.metadata.items() if k != 'gx_report')}")
     return parts
@@ -127,9 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     gen = sub.add_parser("generate", help="write seeded sample landing files")
     gen.add_argument("--start", type=_date, required=True)
     gen.add_argument("--days", type=int, default=3)
-    gen.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1.0 = 200 declarations a weekday)")
+    gen.add_argument("--scale", type=float, default=1.0,
+                     help="volume multiplier (1.0 = 200 declarations, 600 parcels, 150 mail items a weekday)")
     gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--bad-rate", type=float, default=0.01, help="share of deliberately broken rows")
+    gen.add_argument("--bad-rate", type=float, default=None, help="share of deliberately broken rows (0.01)")
 
     run_p = sub.add_parser("run", help="materialize every asset for one day or a range of days")
     run_p.add_argument("--date", type=_date)
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="generate sample data and run the pipeline on it")
     demo.add_argument("--start", type=_date, default=dt.date(2024, 3, 4))
-    demo.add_argument("--days", type=int, default=3)
+    demo.add_argument("--days", type=int, default=14)
     demo.add_argument("--seed", type=int, default=42)
 
     args = parser.parse_args(argv)
@@ -164,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         began = time.perf_counter()
         print("1/2 generating sample landing files", flush=True)
-        generate(args.start, args.days, 1.0, args.seed, 0.01)
+        generate(args.start, args.days, 1.0, args.seed)
         days = _days(args.start, args.start + dt.timedelta(days=args.days - 1))
         print(f"2/2 running daily_pipeline for {len(days)} day(s)", flush=True)
         failed = run(days)

@@ -9,7 +9,7 @@ import dagster as dg
 
 from expectations.runner import GxValidator
 from jobs.ingest import land_bronze, refine_silver
-from jobs.sources import SourceSpec
+from jobs.sources import INSPECTED_CHANNELS, SourceSpec
 from orchestration.partitions import daily_partitions
 from orchestration.resources import LakeResource, SparkResource
 
@@ -34,6 +34,12 @@ def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
 def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
     """The run's days: one partition, or a whole range when a backfill runs as a single run."""
     return [dt.date.fromisoformat(key) for key in context.partition_keys]
+
+
+def upstream_of_silver(spec: SourceSpec) -> list[dg.AssetKey]:
+    """What a source's silver step reads: its bronze, and for feedback the inspected channels."""
+    extra = [silver_key(channel) for channel in INSPECTED_CHANNELS.values()] if spec.kind == "feedback" else []
+    return [bronze_key(spec), *extra]
 
 
 def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
@@ -69,10 +75,10 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         specs=[
-            dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=[bronze_key(spec)],
+            dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec),
                          description=f"{spec.description} Typed, one row per {'+'.join(spec.key)} "
                          f"(Delta MERGE), partitioned by {spec.date_column}."),
-            dg.AssetSpec(quarantine_key(spec), kinds={"spark", "delta"}, deps=[bronze_key(spec)],
+            dg.AssetSpec(quarantine_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec),
                          description=f"{spec.name} rows that failed parsing or a rule, with every "
                          "failed rule, the source file and line. Never reach silver."),
         ],

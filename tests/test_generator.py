@@ -1,34 +1,114 @@
-"""The sample generator: deterministic for a seed, KCS schema, damage that ends in quarantine."""
+"""The seeded generator: deterministic, the sources' schemas, injected patterns at their rates."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+from pathlib import Path
 
-import numpy as np
+import pandas as pd
+import pytest
 
-from generator.declarations import KCS_HEADER, DeclarationGenerator, break_rows
-from jobs.sources import DECLARATIONS
+from generator.config import GeneratorConfig
+from generator.run import generate
+from jobs.landing import parse_landing_file
+from jobs.sources import SOURCES
 
-
-def test_same_seed_same_rows_other_seed_other_rows():
-    day = dt.date(2024, 3, 4)
-    a = DeclarationGenerator(seed=1).generate(day)
-    b = DeclarationGenerator(seed=1).generate(day)
-    c = DeclarationGenerator(seed=2).generate(day)
-    assert a.equals(b) and not a.equals(c)
-
-
-def test_kcs_schema_unique_keys_and_empty_labels():
-    df = DeclarationGenerator(seed=3).generate(dt.date(2024, 3, 4), n=500)
-    assert list(df.columns) == KCS_HEADER == [c.header for c in DECLARATIONS.columns]
-    assert df["Declaration ID"].is_unique
-    assert (df["Fraud"] == "").all() and (df["Critical Fraud"] == "").all()
-    assert df["HS6 Code"].str.fullmatch(r"[0-9]{6}").all()
+START = dt.date(2024, 3, 4)
 
 
-def test_break_rows_damages_about_the_rate():
-    df = DeclarationGenerator(seed=3).generate(dt.date(2024, 3, 4), n=2000)
-    broken, bad_lines = break_rows(df, 0.05, np.random.default_rng(0))
-    changed = (broken != df.loc[broken.index]).any(axis=1).sum()
-    assert 50 <= changed + len(bad_lines) <= 150
-    assert len(broken) + len(bad_lines) == len(df)
+def _digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.csv")):
+        h.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gen")
+    summary = generate(GeneratorConfig(seed=7, scale=2), START, 21, root / "landing", root / "truth",
+                       progress=lambda _: None)
+    return root, summary
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path, generated):
+    root, _ = generated
+    generate(GeneratorConfig(seed=7, scale=2), START, 21, tmp_path / "a", tmp_path / "ta", progress=lambda _: None)
+    generate(GeneratorConfig(seed=8, scale=2), START, 21, tmp_path / "b", tmp_path / "tb", progress=lambda _: None)
+    assert _digest(tmp_path / "a") == _digest(root / "landing")
+    assert _digest(tmp_path / "b") != _digest(root / "landing")
+
+
+def test_every_source_lands_with_its_schema(generated):
+    root, summary = generated
+    for source, spec in SOURCES.items():
+        files = sorted((root / "landing" / source).rglob("*.csv"))
+        assert files, source
+        parsed = parse_landing_file(files[0], spec)
+        assert parsed.status == "ok", (source, parsed.status)
+        assert summary["rows"][source] > 0
+    express = parse_landing_file(next((root / "landing" / "express").rglob("*.csv")), SOURCES["express"])
+    assert express.encoding == "cp949"
+
+
+def _truth(root: Path, channel: str) -> pd.DataFrame:
+    return pd.concat(pd.read_parquet(p) for p in sorted((root / "truth" / channel).glob("*.parquet")))
+
+
+def test_injected_patterns_come_near_their_configured_rates(generated):
+    root, _ = generated
+    rates = GeneratorConfig().rates
+    decl = _truth(root, "declarations")
+    share = decl["fraud_type"].value_counts(normalize=True)
+    assert share["under_valuation"] == pytest.approx(rates.decl_under_valuation, rel=0.35)
+    assert share["origin_misdeclaration"] == pytest.approx(rates.decl_origin_misdeclaration, rel=0.5)
+    express = _truth(root, "express")
+    misuse = (express["fraud_type"] == "pccc_misuse").mean()
+    expected = rates.express_pccc_shared + rates.express_pccc_unregistered + rates.express_pccc_suspended
+    assert misuse == pytest.approx(expected, rel=0.35)
+    assert (express["fraud_type"] == "split_shipment").mean() > 0.005
+    mail = _truth(root, "mail")
+    supplements = (mail["fraud_type"] == "regulated_undeclared").mean()
+    assert supplements == pytest.approx(rates.mail_supplements_as_gift, rel=0.3)
+    critical = pd.concat([decl, express, mail])
+    assert 0 < (critical["outcome"] == 2).mean() < 0.01  # drugs are rare
+    assert (critical.loc[critical["outcome"] == 2, "seized_kg"] > 0).all()
+
+
+def test_split_shipments_stay_under_the_de_minimis(generated):
+    root, _ = generated
+    express = _truth(root, "express")
+    split = express[express["fraud_type"] == "split_shipment"]
+    usd = split["true_value_krw"] / 1350
+    assert (usd <= 200).all() and (usd > 100).all()
+
+
+def test_only_some_records_are_inspected_and_results_arrive_later(generated):
+    root, _ = generated
+    results = pd.concat(pd.read_csv(p, dtype=str) for p in (root / "landing" / "inspection_results").rglob("*.csv"))
+    results = results[results["Outcome"].isin(["0", "1", "2"])]
+    truth = pd.concat(_truth(root, c) for c in ("declarations", "express", "mail"))
+    assert 0.02 < len(results) / len(truth) < 0.3
+    joined = results.merge(truth, left_on=["Channel", "Record Key"], right_on=["channel", "record_key"])
+    assert len(joined) == len(results)
+    lag = (pd.to_datetime(joined["Inspection Date"]) - pd.to_datetime(joined["date"])).dt.days
+    assert lag.between(1, 7).all()
+    assert (joined["Outcome"].astype(int) == joined["outcome"]).all()
+    # Inspected records are richer in fraud than the population: the legacy rules find something.
+    assert joined["fraud"].mean() > truth["fraud"].mean()
+
+
+def test_generated_declarations_leave_labels_empty(generated):
+    root, _ = generated
+    sample = pd.read_csv(next((root / "landing" / "declarations").rglob("*.csv")), dtype=str, keep_default_na=False)
+    assert (sample["Fraud"] == "").all() and (sample["Critical Fraud"] == "").all()
+
+
+def test_events_ground_truth(generated):
+    root, _ = generated
+    events = json.loads((root / "truth" / "events.json").read_text())
+    kinds = {e["kind"] for e in events}
+    assert kinds == {"price_surge", "supply_shock"}
+    assert all(e["hs6"] and e["start"] > START.isoformat() for e in events)

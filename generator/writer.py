@@ -1,0 +1,60 @@
+"""Write landing CSVs (atomically) and ground-truth side files."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+# Per channel: a column to damage and the broken value (about half the bad rows); the other half
+# are lines cut short (wrong column count). Every one of them must end in quarantine.
+DAMAGE = {
+    "declarations": ("HS6 Code", "12AB56"),
+    "express": ("Recipient PCCC", "P12-3456"),
+    "mail": ("Currency", "US$"),
+    "platform_orders": ("Amount Paid", "-1"),
+    "inspection_results": ("Outcome", "9"),
+}
+
+
+def damage_rows(source: str, df: pd.DataFrame, rate: float, rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
+    """Break about `rate` of the rows; returns the frame (cut rows removed) and the cut-short lines."""
+    if source not in DAMAGE or not len(df) or rate <= 0:
+        return df, []
+    df = df.astype({DAMAGE[source][0]: str}).copy()
+    picks = np.flatnonzero(rng.random(len(df)) < rate)
+    cut = picks[rng.random(len(picks)) < 0.5]
+    bad_value = np.setdiff1d(picks, cut)
+    column, value = DAMAGE[source]
+    df.iloc[bad_value, df.columns.get_loc(column)] = value
+    lines = [",".join(str(v) for v in df.iloc[i, : len(df.columns) // 2]) for i in cut]
+    return df.drop(df.index[cut]), lines
+
+
+def write_csv(df: pd.DataFrame, path: Path, extra_lines: list[str] | None = None, encoding: str = "utf-8") -> Path:
+    """Write `df` as CSV (header, quotes only where needed) via a temporary name then rename, so a
+    sensor never sees half a file. `encoding` cp949 mimics legacy Korean systems."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(quoting_style="needed"))
+    data = buffer.getvalue()
+    if extra_lines:
+        data += ("\n".join(extra_lines) + "\n").encode()
+    if encoding != "utf-8":
+        data = data.decode("utf-8").encode(encoding)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def write_truth(df: pd.DataFrame, path: Path) -> None:
+    """Ground truth as Parquet (outside the landing folder: the pipeline never reads it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
