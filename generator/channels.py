@@ -14,7 +14,8 @@ from generator.world import COUNTRIES, COUNTRY_WEIGHTS, FTA_TAX_TYPE, World, dig
 FX_KRW = {"USD": 1350.0, "CNY": 187.0, "EUR": 1470.0, "JPY": 9.1}
 DRUGS = np.array(["methamphetamine", "cannabis", "MDMA", "cocaine", "ketamine", "synthetic cannabinoid"])
 INNOCENT_GOODS = np.array(["운동화", "티셔츠", "휴대폰 케이스", "가방", "화장품", "장난감", "이어폰", "양말",
-                           "커피 원두", "shoes", "t-shirt", "phone case", "bag", "cosmetics", "toy", "earphones", "tea"])
+                           "커피 원두", "shoes", "t-shirt", "phone case", "bag", "cosmetics", "toy", "earphones",
+                           "tea"])
 REGULATED_GOODS = np.array(["diet pill", "melatonin", "sibutramine capsule", "시부트라민", "멜라토닌", "finasteride"])
 SUPPLEMENTS = np.array(["vitamin C", "omega-3", "melatonin", "probiotics", "프로폴리스", "홍삼 extract",
                         "glucosamine", "비타민", "painkiller", "antibiotics"])
