@@ -123,6 +123,21 @@ def print_locations() -> None:
     print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")
 
 
+def evaluate_command(args: argparse.Namespace) -> int:
+    """Run the benchmark contract and print one JSON object to stdout (progress to stderr)."""
+    import json
+
+    from jobs.spark_session import build_spark_session
+    from models.evaluate import CRITICAL_SHARE, evaluate
+
+    rates = [float(r) for r in args.rates.split(",")]
+    spark = build_spark_session(Settings.from_env(), app_name="customs-risk-evaluate")
+    share = CRITICAL_SHARE if args.critical_share is None else args.critical_share
+    report, _ = evaluate(spark, args.train, args.valid, args.test, rates, share)
+    print(json.dumps(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `customs-risk` console command."""
     parser = argparse.ArgumentParser(prog="customs-risk", description=__doc__)
@@ -147,7 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=14)
     demo.add_argument("--seed", type=int, default=42)
 
+    ev = sub.add_parser("evaluate", help="train the declarations selector on KCS-schema CSVs and score a test file")
+    ev.add_argument("--train", nargs="+", required=True)
+    ev.add_argument("--valid", required=True)
+    ev.add_argument("--test", required=True)
+    ev.add_argument("--rates", default="0.01,0.02,0.05,0.1")
+    ev.add_argument("--critical-share", type=float, default=None,
+                    help="share of capacity the published ranking reserves for critical scores (0.2)")
+
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        return evaluate_command(args)
     if args.command == "generate":
         generate(args.start, args.days, args.scale, args.seed, args.bad_rate)
         return 0

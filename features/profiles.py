@@ -1,0 +1,89 @@
+"""Point-in-time risk profiles: for every record, what was known about its importer, declarant,
+seller, HS code, countries ... strictly before the record's day.
+
+The trick that keeps it linear: per (entity, day) put the labelled history's daily counts and the
+records' days in one table, take running sums over the *preceding* rows of each entity, and join
+back on (entity, day). A label of day D or later can never reach a record of day D."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+# Entities (and pairs) profiled for declarations; a pair is profiled on its concatenated key.
+DECLARATION_ENTITIES: dict[str, tuple[str, ...]] = {
+    "importer": ("importer_id",),
+    "declarant": ("declarant_id",),
+    "seller": ("seller_id",),
+    "courier": ("courier_id",),
+    "office": ("office_id",),
+    "hs6": ("hs6_code",),
+    "hs4": ("hs4",),
+    "origin": ("country_of_origin",),
+    "departure": ("country_of_departure",),
+    "importer_hs4": ("importer_id", "hs4"),
+    "declarant_importer": ("declarant_id", "importer_id"),
+    "seller_origin": ("seller_id", "country_of_origin"),
+    "hs6_origin": ("hs6_code", "country_of_origin"),
+    "office_hs4": ("office_id", "hs4"),
+    "tax_type": ("tax_type",),
+    "import_use": ("import_use",),
+    "payment_type": ("payment_type",),
+    "origin_indicator": ("country_of_origin_indicator",),
+    "process_type": ("process_type",),
+    "transport": ("mode_of_transport",),
+}
+SMOOTHING = 20.0  # pseudo-observations pulling a small entity's rate toward the overall prior
+
+
+def entity_key(columns: tuple[str, ...]) -> Column:
+    """One string key for an entity or a pair (null parts become empty)."""
+    return F.concat_ws("|", *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in columns])
+
+
+def with_derived_keys(df: DataFrame) -> DataFrame:
+    """Columns profiles need that the schema does not carry (HS4)."""
+    return df.withColumn("hs4", F.substring("hs6_code", 1, 4))
+
+
+def profile_features(
+    records: DataFrame,
+    labelled: DataFrame,
+    entities: dict[str, tuple[str, ...]] = DECLARATION_ENTITIES,
+    record_id: str = "declaration_id",
+    day_column: str = "date",
+    label_day_column: str = "label_date",
+) -> DataFrame:
+    """Per record and entity: labelled count, smoothed fraud and critical rates, days since the
+    entity's last labelled record, all from `labelled` rows whose `label_day_column` is before the
+    record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1)."""
+    records = with_derived_keys(records)
+    labelled = with_derived_keys(labelled)
+    totals = labelled.agg(F.count(F.lit(1)).alias("n"), F.sum("fraud").alias("f"), F.sum("critical").alias("c")).first()
+    n_all = max(int(totals["n"] or 0), 1)
+    prior_fraud = float(totals["f"] or 0) / n_all
+    prior_critical = float(totals["c"] or 0) / n_all
+    out = records.select(record_id, day_column)
+    for name, cols in entities.items():
+        daily = labelled.groupBy(entity_key(cols).alias("_entity"), F.col(label_day_column).alias("_day")).agg(
+            F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
+        asked = records.select(entity_key(cols).alias("_entity"), F.col(day_column).alias("_day")).distinct()
+        grid = asked.join(daily, ["_entity", "_day"], "full").fillna(0, ["_n", "_f", "_c"])
+        before = Window.partitionBy("_entity").orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
+        stats = grid.select(
+            "_entity", "_day",
+            F.coalesce(F.sum("_n").over(before), F.lit(0)).alias("n"),
+            F.coalesce(F.sum("_f").over(before), F.lit(0)).alias("f"),
+            F.coalesce(F.sum("_c").over(before), F.lit(0)).alias("c"),
+            F.max(F.when(F.col("_n") > 0, F.col("_day"))).over(before).alias("last"),
+        )
+        feats = stats.select(
+            "_entity", "_day",
+            F.col("n").cast("double").alias(f"{name}_n"),
+            ((F.col("f") + SMOOTHING * prior_fraud) / (F.col("n") + SMOOTHING)).alias(f"{name}_fraud_rate"),
+            ((F.col("c") + SMOOTHING * prior_critical) / (F.col("n") + SMOOTHING)).alias(f"{name}_critical_rate"),
+            F.datediff("_day", "last").cast("double").alias(f"{name}_days_since"),
+        )
+        keyed = records.select(record_id, entity_key(cols).alias("_entity"), F.col(day_column).alias("_day"))
+        out = out.join(keyed.join(feats, ["_entity", "_day"], "left").drop("_entity", "_day"), record_id, "left")
+    return out

@@ -1,0 +1,1 @@
+"""Risk selectors: XGBoost training, metrics at inspection rates, selection policy, MLflow registry."""

@@ -1,0 +1,96 @@
+"""The benchmark contract: KCS-schema CSV files in, the selector's metrics on the test file out.
+
+Every feature of a test row comes from the train and valid files alone; the test labels are
+used only to score the ranking."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from features.declarations import declaration_features, feature_columns
+from jobs.sources import DECLARATIONS
+from models.metrics import ranking_report, selection_metrics
+from models.selection import fraud_ranking, published_ranking
+from models.train import Selector, TrainParams, train_selector
+
+DEFAULT_RATES = [0.01, 0.02, 0.05, 0.1]
+CRITICAL_SHARE = 0.2  # of each day's capacity reserved for the highest critical scores
+
+
+def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
+    """KCS-schema CSV files as typed declarations (lake column names and types)."""
+    raw = spark.read.option("header", True).option("inferSchema", False).csv([str(p) for p in paths])
+    by_header = {c.header: c for c in DECLARATIONS.columns}
+    missing = [h for h in by_header if h not in raw.columns]
+    if missing:
+        raise ValueError(f"{paths}: not KCS-schema files, missing columns {missing}")
+    return raw.select([F.col(f"`{h}`").try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
+
+
+def _labels(df: DataFrame) -> pd.DataFrame:
+    return df.select("declaration_id", "fraud", (F.col("critical_fraud") == 2).cast("int").alias("critical")).toPandas()
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rates: list[float] = DEFAULT_RATES,
+             critical_share: float = CRITICAL_SHARE, params: TrainParams = TrainParams()) -> tuple[dict, Selector]:
+    """Build features, train on train (early stopping on valid), score the test file."""
+    train, valid, test = (read_kcs_csv(spark, files) for files in (train_files, [valid_file], [test_file]))
+    history = train.unionByName(valid).where(F.col("fraud").isNotNull())
+    records = train.unionByName(valid).unionByName(test.withColumn("fraud", F.lit(None).cast("int"))
+                                                   .withColumn("critical_fraud", F.lit(None).cast("int")))
+    began = time.perf_counter()
+    _log("building point-in-time features ...")
+    features = declaration_features(records, history).toPandas()
+    _log(f"features: {len(features)} rows x {len(feature_columns_pd(features))} in {time.perf_counter() - began:.1f}s")
+    sets = {}
+    for name, df in (("train", train), ("valid", valid), ("test", test)):
+        sets[name] = features.merge(_labels(df), on="declaration_id", how="inner")
+    columns = feature_columns_pd(features)
+    _log(f"training on {len(sets['train'])} rows, validating on {len(sets['valid'])} ...")
+    selector = train_selector(sets["train"], sets["valid"], columns, params)
+    _log(f"trained in {selector.train_seconds:.1f}s; scoring {len(sets['test'])} test rows")
+    report = score_report(selector, sets["test"], rates, critical_share)
+    report["train_seconds"] = round(selector.train_seconds, 2)
+    report["n_train"], report["n_valid"] = len(sets["train"]), len(sets["valid"])
+    return report, selector
+
+
+def feature_columns_pd(features: pd.DataFrame) -> list[str]:
+    """Model inputs of a collected feature table."""
+    return [c for c in features.columns if c not in ("declaration_id", "date", "fraud", "critical")]
+
+
+def score_report(selector: Selector, test: pd.DataFrame, rates: list[float], critical_share: float) -> dict:
+    """Both rankings' metrics on labelled `test` rows."""
+    fraud_score, critical_score = selector.scores(test)
+    fraud = test["fraud"].to_numpy().astype(int)
+    critical = test["critical"].to_numpy().astype(int)
+    published: dict[str, dict[str, float]] = {"precision_at": {}, "recall_at": {}, "critical_recall_at": {}}
+    for rate in rates:
+        order = published_ranking(fraud_score, critical_score, rate, critical_share)
+        m = selection_metrics(order, fraud, critical, rate)
+        published["precision_at"][str(rate)] = round(m["precision"], 4)
+        published["recall_at"][str(rate)] = round(m["recall"], 4)
+        published["critical_recall_at"][str(rate)] = round(m["critical_recall"], 4)
+    return {
+        "n_test": int(len(test)),
+        "fraud_ranking": ranking_report(fraud_ranking(fraud_score), fraud, critical, rates),
+        "published_ranking": published,
+        "critical_share": critical_share,
+        "test_fraud_rate": round(float(fraud.mean()), 4) if len(fraud) else None,
+        "test_critical_rate": round(float(critical.mean()), 4) if len(critical) else None,
+    }
+
+
+__all__ = ["evaluate", "read_kcs_csv", "score_report", "DEFAULT_RATES", "np", "feature_columns"]

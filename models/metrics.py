@@ -1,0 +1,47 @@
+"""What the risk teams measure: of the top n% inspected, how many are fraud (precision), how much
+of all fraud that catches (recall), how many critical cases, and how much duty it recovers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def top_n(rate: float, total: int) -> int:
+    """Inspections at `rate` of `total` records (at least one when there is a record)."""
+    return min(total, max(1, math.ceil(rate * total))) if total else 0
+
+
+def selection_metrics(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, rate: float,
+                      revenue: np.ndarray | None = None) -> dict[str, float]:
+    """Metrics of inspecting the first `rate` share of `order` (record indices, best first)."""
+    n = top_n(rate, len(order))
+    picked = order[:n]
+    total_fraud = fraud.sum()
+    total_critical = critical.sum()
+    out = {
+        "precision": float(fraud[picked].mean()) if n else 0.0,
+        "recall": float(fraud[picked].sum() / total_fraud) if total_fraud else 0.0,
+        "critical_recall": float(critical[picked].sum() / total_critical) if total_critical else 0.0,
+    }
+    if revenue is not None:
+        total_revenue = revenue.sum()
+        out["revenue_recall"] = float(revenue[picked].sum() / total_revenue) if total_revenue else 0.0
+    return out
+
+
+def ranking_report(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, rates: list[float],
+                   revenue: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """`precision_at`, `recall_at`, `critical_recall_at` (and `revenue_recall_at`) per rate."""
+    report: dict[str, dict[str, float]] = {"precision_at": {}, "recall_at": {}, "critical_recall_at": {}}
+    if revenue is not None:
+        report["revenue_recall_at"] = {}
+    for rate in rates:
+        m = selection_metrics(order, fraud, critical, rate, revenue)
+        report["precision_at"][str(rate)] = round(m["precision"], 4)
+        report["recall_at"][str(rate)] = round(m["recall"], 4)
+        report["critical_recall_at"][str(rate)] = round(m["critical_recall"], 4)
+        if revenue is not None:
+            report["revenue_recall_at"][str(rate)] = round(m["revenue_recall"], 4)
+    return report
