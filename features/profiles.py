@@ -46,6 +46,19 @@ def with_derived_keys(df: DataFrame) -> DataFrame:
     return df.withColumn("hs4", F.substring("hs6_code", 1, 4))
 
 
+def _prior_before_each_day(records: DataFrame, labelled: DataFrame, day_column: str,
+                           label_day_column: str) -> DataFrame:
+    """Overall fraud and critical rates of the labels known before each day (the smoothing prior
+    must be point-in-time too: a global rate over all history would leak future labels)."""
+    daily = labelled.groupBy(F.col(label_day_column).alias("_day")).agg(
+        F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
+    days = records.select(F.col(day_column).alias("_day")).distinct()
+    grid = days.join(daily, "_day", "full").fillna(0, ["_n", "_f", "_c"])
+    before = Window.orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
+    n, f, c = (F.coalesce(F.sum(x).over(before), F.lit(0)) for x in ("_n", "_f", "_c"))
+    return grid.select("_day", ((f + 0.2) / (n + 1)).alias("_prior_f"), ((c + 0.01) / (n + 1)).alias("_prior_c"))
+
+
 def profile_features(
     records: DataFrame,
     labelled: DataFrame,
@@ -59,10 +72,8 @@ def profile_features(
     record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1)."""
     records = with_derived_keys(records)
     labelled = with_derived_keys(labelled)
-    totals = labelled.agg(F.count(F.lit(1)).alias("n"), F.sum("fraud").alias("f"), F.sum("critical").alias("c")).first()
-    n_all = max(int(totals["n"] or 0), 1)
-    prior_fraud = float(totals["f"] or 0) / n_all
-    prior_critical = float(totals["c"] or 0) / n_all
+    prior = _prior_before_each_day(records, labelled, day_column, label_day_column)
+    prior_fraud, prior_critical = F.col("_prior_f"), F.col("_prior_c")
     out = records.select(record_id, day_column)
     for name, cols in entities.items():
         daily = labelled.groupBy(entity_key(cols).alias("_entity"), F.col(label_day_column).alias("_day")).agg(
@@ -70,8 +81,8 @@ def profile_features(
         asked = records.select(entity_key(cols).alias("_entity"), F.col(day_column).alias("_day")).distinct()
         grid = asked.join(daily, ["_entity", "_day"], "full").fillna(0, ["_n", "_f", "_c"])
         before = Window.partitionBy("_entity").orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
-        stats = grid.select(
-            "_entity", "_day",
+        stats = grid.join(prior, "_day", "left").select(
+            "_entity", "_day", "_prior_f", "_prior_c",
             F.coalesce(F.sum("_n").over(before), F.lit(0)).alias("n"),
             F.coalesce(F.sum("_f").over(before), F.lit(0)).alias("f"),
             F.coalesce(F.sum("_c").over(before), F.lit(0)).alias("c"),

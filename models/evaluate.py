@@ -21,7 +21,7 @@ from models.selection import fraud_ranking, published_ranking
 from models.train import Selector, TrainParams, train_selector
 
 DEFAULT_RATES = [0.01, 0.02, 0.05, 0.1]
-CRITICAL_SHARE = 0.2  # of each day's capacity reserved for the highest critical scores
+CRITICAL_SHARE = 0.3  # of each day's capacity reserved for the highest critical scores
 
 
 def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
@@ -43,7 +43,7 @@ def _log(message: str) -> None:
 
 
 def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rates: list[float] = DEFAULT_RATES,
-             critical_share: float = CRITICAL_SHARE, params: TrainParams = TrainParams()) -> tuple[dict, Selector]:
+             critical_share: float = CRITICAL_SHARE, params: TrainParams | None = None) -> tuple[dict, Selector]:
     """Build features, train on train (early stopping on valid), score the test file."""
     train, valid, test = (read_kcs_csv(spark, files) for files in (train_files, [valid_file], [test_file]))
     history = train.unionByName(valid).where(F.col("fraud").isNotNull())
@@ -58,7 +58,7 @@ def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rate
         sets[name] = features.merge(_labels(df), on="declaration_id", how="inner")
     columns = feature_columns_pd(features)
     _log(f"training on {len(sets['train'])} rows, validating on {len(sets['valid'])} ...")
-    selector = train_selector(sets["train"], sets["valid"], columns, params)
+    selector = train_selector(sets["train"], sets["valid"], columns, params or TrainParams())
     _log(f"trained in {selector.train_seconds:.1f}s; scoring {len(sets['test'])} test rows")
     report = score_report(selector, sets["test"], rates, critical_share)
     report["train_seconds"] = round(selector.train_seconds, 2)
@@ -83,11 +83,17 @@ def score_report(selector: Selector, test: pd.DataFrame, rates: list[float], cri
         published["precision_at"][str(rate)] = round(m["precision"], 4)
         published["recall_at"][str(rate)] = round(m["recall"], 4)
         published["critical_recall_at"][str(rate)] = round(m["critical_recall"], 4)
+    tradeoff = []
+    for share in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
+        m = selection_metrics(published_ranking(fraud_score, critical_score, 0.1, share), fraud, critical, 0.1)
+        tradeoff.append({"critical_share": share, "precision_at_0.1": round(m["precision"], 4),
+                         "critical_recall_at_0.1": round(m["critical_recall"], 4)})
     return {
         "n_test": int(len(test)),
         "fraud_ranking": ranking_report(fraud_ranking(fraud_score), fraud, critical, rates),
         "published_ranking": published,
         "critical_share": critical_share,
+        "critical_share_tradeoff": tradeoff,
         "test_fraud_rate": round(float(fraud.mean()), 4) if len(fraud) else None,
         "test_critical_rate": round(float(critical.mean()), 4) if len(critical) else None,
     }

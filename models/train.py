@@ -15,9 +15,9 @@ import xgboost as xgb
 class TrainParams:
     """Hyperparameters of both boosters (the critical one reuses them with its own weight)."""
 
-    max_depth: int = 6
+    max_depth: int = 8
     learning_rate: float = 0.05
-    n_estimators: int = 600
+    n_estimators: int = 1000
     subsample: float = 0.9
     colsample_bytree: float = 0.8
     min_child_weight: float = 2.0
@@ -52,8 +52,9 @@ def _booster(params: TrainParams, scale_pos_weight: float = 1.0) -> xgb.XGBClass
 
 
 def train_selector(train: pd.DataFrame, valid: pd.DataFrame, features: list[str],
-                   params: TrainParams = TrainParams()) -> Selector:
+                   params: TrainParams | None = None) -> Selector:
     """Fit the fraud and critical boosters on `train`, stopping on `valid` (a later window)."""
+    params = params or TrainParams()
     began = time.perf_counter()
     x_train, x_valid = train[features].astype(float), valid[features].astype(float)
     fraud = _booster(params)

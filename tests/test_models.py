@@ -1,0 +1,122 @@
+"""Selectors: metrics on hand-computed examples, the critical reserve, no leakage, the promotion gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from features.declarations import declaration_features
+from models.metrics import ranking_report, selection_metrics, top_n
+from models.selection import fraud_ranking, published_ranking
+
+
+def test_top_n_rounds_up_and_needs_one():
+    assert top_n(0.05, 100) == 5 and top_n(0.05, 101) == 6 and top_n(0.01, 10) == 1 and top_n(0.1, 0) == 0
+
+
+def test_metrics_on_a_hand_computed_example():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    fraud = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 1])
+    critical = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    revenue = np.array([10, 0, 30, 0, 0, 20, 0, 0, 0, 40.0])
+    m = selection_metrics(fraud_ranking(scores), fraud, critical, 0.3, revenue)
+    # top 3 = records 0, 1, 2: two frauds of four, one critical of two, 40 of 100 duty
+    assert m == {"precision": 2 / 3, "recall": 0.5, "critical_recall": 0.5, "revenue_recall": 0.4}
+    report = ranking_report(fraud_ranking(scores), fraud, critical, [0.1, 0.5])
+    assert report["precision_at"] == {"0.1": 1.0, "0.5": 0.4}
+    assert report["recall_at"] == {"0.1": 0.25, "0.5": 0.5}
+
+
+def test_published_ranking_reserves_capacity_for_critical_scores():
+    fraud_score = np.array([0.9, 0.8, 0.7, 0.1, 0.2])
+    critical_score = np.array([0.0, 0.0, 0.1, 0.9, 0.5])
+    order = published_ranking(fraud_score, critical_score, rate=0.8, critical_share=0.5)  # 4 slots, 2 reserved
+    assert list(order[:4]) == [3, 4, 0, 1]
+    assert sorted(order) == [0, 1, 2, 3, 4]
+
+
+def _declarations(spark, rows):
+    from jobs.sources import DECLARATIONS
+
+    return spark.createDataFrame(pd.DataFrame(rows)).select(
+        [F.col(c.name).cast(c.dtype).alias(c.name) for c in DECLARATIONS.columns])
+
+
+def _row(i: int, day: dt.date, importer: str, fraud, critical=0) -> dict:
+    return {"declaration_id": str(i), "date": day, "office_id": "30", "process_type": "B", "import_type": "11",
+            "import_use": "21", "payment_type": "11", "mode_of_transport": "10", "declarant_id": "D1",
+            "importer_id": importer, "seller_id": "S1", "courier_id": None, "hs6_code": "440890",
+            "country_of_departure": "CN", "country_of_origin": "CN", "tax_rate": 8.0, "tax_type": "A",
+            "country_of_origin_indicator": "G", "net_mass": 10.0 + i, "item_price": 1000.0 * (i + 1),
+            "fraud": fraud, "critical_fraud": critical}
+
+
+def test_features_of_day_d_ignore_labels_of_day_d_and_later(spark):
+    d0 = dt.date(2021, 1, 1)
+    rows = [_row(i, d0 + dt.timedelta(days=i // 3), "IMP" if i % 2 else "OTHER", i % 2) for i in range(24)]
+    target_day = d0 + dt.timedelta(days=4)
+    base = _declarations(spark, rows)
+    before = declaration_features(base, base).where(F.col("date") == F.lit(target_day)).orderBy("declaration_id")
+    # Flip every label of the target day and later: features of the target day must not move.
+    flipped_rows = [dict(r, fraud=(1 - r["fraud"]) if r["date"] >= target_day else r["fraud"],
+                         critical_fraud=2 if r["date"] >= target_day else 0) for r in rows]
+    flipped = _declarations(spark, flipped_rows)
+    after = declaration_features(flipped, flipped).where(F.col("date") == F.lit(target_day)).orderBy("declaration_id")
+    assert before.count() == 3
+    pd.testing.assert_frame_equal(before.toPandas(), after.toPandas())
+    # ... while flipping an earlier label does move them.
+    earlier = [dict(r, fraud=1 - r["fraud"]) if r["date"] < target_day else r for r in rows]
+    moved = declaration_features(_declarations(spark, earlier), _declarations(spark, earlier))
+    moved = moved.where(F.col("date") == F.lit(target_day)).orderBy("declaration_id").toPandas()
+    assert not moved["importer_fraud_rate"].equals(before.toPandas()["importer_fraud_rate"])
+
+
+def test_profile_counts_only_earlier_days(spark):
+    d0 = dt.date(2021, 1, 1)
+    rows = [_row(0, d0, "IMP", 1), _row(1, d0, "IMP", 1), _row(2, d0 + dt.timedelta(days=1), "IMP", 0)]
+    feats = declaration_features(_declarations(spark, rows), _declarations(spark, rows)).toPandas()
+    by_id = feats.set_index("declaration_id")
+    assert by_id.loc["0", "importer_n"] == 0 and by_id.loc["1", "importer_n"] == 0  # same day: unseen
+    assert by_id.loc["2", "importer_n"] == 2 and by_id.loc["2", "importer_days_since"] == 1
+    assert by_id.loc["2", "importer_fraud_rate"] > by_id.loc["0", "importer_fraud_rate"]
+
+
+@pytest.fixture
+def tracking(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _synthetic(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    fraud = (x[:, 0] + 0.3 * rng.normal(size=n) > 1).astype(int)
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "fraud": fraud,
+                         "critical": (fraud & (x[:, 1] > 1)).astype(int)})
+
+
+def test_promotion_gate_keeps_the_better_champion(tracking):
+    from models.registry import log_training_run, promote_if_better
+    from models.train import TrainParams, train_selector
+
+    train, valid = _synthetic(600, 1), _synthetic(300, 2)
+    params = TrainParams(n_estimators=60, max_depth=3)
+    good = train_selector(train, valid, ["a", "b", "c"], params)
+    shuffled = train.assign(fraud=np.random.default_rng(3).permutation(train["fraud"].to_numpy()))
+    bad = train_selector(shuffled, valid, ["a", "b", "c"], params)
+    v_good = log_training_run(good, params, {"p": 1.0}, valid, "test_selector", {"train": "synthetic"})
+    first = promote_if_better("test_selector", v_good, valid)
+    assert first["promoted"] and first["reason"] == "no champion yet"
+    v_bad = log_training_run(bad, params, {"p": 0.0}, valid, "test_selector", {"train": "shuffled"})
+    second = promote_if_better("test_selector", v_bad, valid)
+    assert not second["promoted"] and second["new_precision"] < second["champion_precision"]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("test_selector", "champion").version) == v_good
+    assert str(client.get_model_version_by_alias("test_selector", "challenger").version) == v_bad
