@@ -12,7 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 DEMO_START ?= 2024-03-04
 DEMO_DAYS ?= 14
 
-.PHONY: setup demo test ui lint clean
+.PHONY: setup demo test ui mlflow-ui lint clean
 
 setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml
 
@@ -34,12 +34,16 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 demo: setup
 	@$(BIN)/customs-risk demo --start $(DEMO_START) --days $(DEMO_DAYS)
+	@$(BIN)/customs-risk train || echo "(training needs labelled declarations: see the message above)"
 
 test: setup
 	$(BIN)/pytest -q
 
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+mlflow-ui: setup
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000 --workers 1
 
 lint: setup
 	$(BIN)/ruff check .

@@ -24,7 +24,7 @@ def declaration_features(records: DataFrame, history: DataFrame, label_day_colum
     of earlier days; labels known before the record's day). Pass the same frame twice for a
     pipeline day; for an evaluation, `history` is the training data alone."""
     labelled = labelled_history(history, label_day_column)
-    profiles = profile_features(records, labelled)
+    profiles = profile_features(records, labelled)  # label_date = the day the label became known
     prices = unit_price_features(records, history)
     attributes = declaration_attributes(records)
     return profiles.join(prices, "declaration_id", "left").join(attributes, "declaration_id", "left")

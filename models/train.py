@@ -57,11 +57,18 @@ def train_selector(train: pd.DataFrame, valid: pd.DataFrame, features: list[str]
     params = params or TrainParams()
     began = time.perf_counter()
     x_train, x_valid = train[features].astype(float), valid[features].astype(float)
+    for name, frame in (("training", train), ("validation", valid)):
+        if frame["fraud"].nunique() < 2:
+            raise ValueError(f"the {name} window needs both fraud and clear labels ({len(frame)} rows)")
     fraud = _booster(params)
     fraud.fit(x_train, train["fraud"], eval_set=[(x_valid, valid["fraud"])], verbose=False)
-    positives = max(int(train["critical"].sum()), 1)
-    critical = _booster(params, scale_pos_weight=min(20.0, (len(train) - positives) / positives))
-    critical.fit(x_train, train["critical"], eval_set=[(x_valid, valid["critical"])], verbose=False)
-    return Selector(fraud, critical, features, time.perf_counter() - began,
-                    info={"fraud_best_iteration": int(fraud.best_iteration),
-                          "critical_best_iteration": int(critical.best_iteration)})
+    info = {"fraud_best_iteration": int(fraud.best_iteration)}
+    positives = int(train["critical"].sum())
+    if positives >= 2 and valid["critical"].sum() >= 1:
+        critical = _booster(params, scale_pos_weight=min(20.0, (len(train) - positives) / positives))
+        critical.fit(x_train, train["critical"], eval_set=[(x_valid, valid["critical"])], verbose=False)
+        info["critical_best_iteration"] = int(critical.best_iteration)
+    else:  # too few critical labels to learn from: rank critical cases by the fraud score
+        critical = fraud
+        info["critical_model"] = "fallback to the fraud model: too few critical labels"
+    return Selector(fraud, critical, features, time.perf_counter() - began, info=info)

@@ -123,6 +123,30 @@ def print_locations() -> None:
     print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")
 
 
+def train_command() -> int:
+    """Run the weekly training job in-process; print the model version and the promotion decision."""
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}")
+    print("training the declarations selector ...", flush=True)
+    result = defs.resolve_job_def("weekly_training").execute_in_process(
+        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET)
+    for event in result.get_asset_materialization_events():
+        meta = event.event_specific_data.materialization.metadata
+        print(f"  model version {meta['model_version'].value}: promoted={meta['promoted_to_champion'].value}, "
+              f"precision@5% {meta['precision_at_0.05'].value}, precision@10% {meta['precision_at_0.1'].value} "
+              f"on {meta['n_valid'].value} validation rows")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  FAILED: {event.event_specific_data.error.message.strip()}")
+    print(f"MLflow: {os.environ['MLFLOW_TRACKING_URI']}  (make mlflow-ui -> http://127.0.0.1:5000)")
+    return 0 if result.success else 1
+
+
 def evaluate_command(args: argparse.Namespace) -> int:
     """Run the benchmark contract and print one JSON object to stdout (progress to stderr)."""
     import json
@@ -170,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--critical-share", type=float, default=None,
                     help="share of capacity the published ranking reserves for critical scores (0.2)")
 
+    sub.add_parser("train", help="run the weekly_training job now (train, register, promote)")
+
     args = parser.parse_args(argv)
+    if args.command == "train":
+        return train_command()
     if args.command == "evaluate":
         return evaluate_command(args)
     if args.command == "generate":

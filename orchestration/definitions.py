@@ -9,13 +9,14 @@ from orchestration.automation import build_landing_sensor, daily_schedule
 from orchestration.ingestion import build_ingestion_assets
 from orchestration.partitions import daily_partitions
 from orchestration.resources import resources_for_env
+from orchestration.training import declarations_selector, weekly_training, weekly_training_schedule
 
 ingestion_assets = [a for spec in SOURCES.values() for a in build_ingestion_assets(spec)]
 
 # One process per run: every step shares one SparkSession instead of starting a JVM per step.
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.groups("ingestion"),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Everything for one delivery day: landing -> bronze -> silver/quarantine (and, as "
@@ -23,9 +24,9 @@ daily_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=ingestion_assets,
-    jobs=[daily_pipeline],
-    schedules=[daily_schedule(daily_pipeline)],
+    assets=[*ingestion_assets, declarations_selector],
+    jobs=[daily_pipeline, weekly_training],
+    schedules=[daily_schedule(daily_pipeline), weekly_training_schedule],
     sensors=[build_landing_sensor(daily_pipeline)],
     resources=resources_for_env(),
     executor=dg.in_process_executor,
