@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 DEMO_START ?= 2024-03-04
-DEMO_DAYS ?= 14
+DEMO_DAYS ?= 28
 
 .PHONY: setup demo test ui mlflow-ui lint clean
 

@@ -11,12 +11,13 @@ from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs.ingest import RAW_SUFFIX
+
 RuleKind = Literal["not_null", "regex", "in_set", "between", "unique", "derived"]
 
 NUMBER_REGEX = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 INTEGER_REGEX = r"^-?[0-9]{1,18}$"
 DATE_REGEX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-RAW_SUFFIX = "__raw"
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,9 @@ def not_null(column: str) -> Rule:
 
 
 def unique(*columns: str) -> Rule:
-    """The key must not repeat within the batch."""
-    return Rule(f"{'_'.join(columns)}_unique", "unique", tuple(columns),
+    """The key must not repeat within one day's delivery (a batch may span several days; later
+    days' versions of a key are handled before validation: superseded, or kept as history)."""
+    return Rule(f"{'_'.join(columns)}_unique", "unique", (*columns, "_partition_date"),
                 f"{'+'.join(columns)} must be unique within the delivery")
 
 

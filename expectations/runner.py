@@ -112,6 +112,7 @@ class GxValidator:
             for r in suite_result.results
         }
         has_failure = F.size("_failed_rules") > 0
+        # `flagged` stays cached for the caller's writes; Spark drops it with the session's LRU.
         return ValidationOutcome(
             valid=flagged.where(~has_failure).drop("_failed_rules", "_reason"),
             failed=flagged.where(has_failure),

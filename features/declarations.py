@@ -28,8 +28,3 @@ def declaration_features(records: DataFrame, history: DataFrame, label_day_colum
     prices = unit_price_features(records, history)
     attributes = declaration_attributes(records)
     return profiles.join(prices, "declaration_id", "left").join(attributes, "declaration_id", "left")
-
-
-def feature_columns(features: DataFrame) -> list[str]:
-    """The model's inputs: every numeric feature column."""
-    return [c for c in features.columns if c not in ("declaration_id", "date")]

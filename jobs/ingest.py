@@ -131,7 +131,9 @@ def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
     # Delivery order across a backfill range: later day first, then later file within the day.
     delivery = F.datediff("_partition_date", F.lit("2000-01-01")) * 100_000 + F.col("_file_order")
     unique_rows = unique_rows.withColumn("_delivery", delivery)
-    latest = F.max("_delivery").over(Window.partitionBy(*spec.key))
+    # Reference tables keep one version per delivery day (history), so only same-day files compete.
+    scope = (*spec.key, "_partition_date") if spec.kind == "reference" else spec.key
+    latest = F.max("_delivery").over(Window.partitionBy(*scope))
     with_latest = unique_rows.withColumn("_latest_file", F.when(keys_present, latest))
     is_superseded = F.col("_latest_file").isNotNull() & (F.col("_delivery") < F.col("_latest_file"))
     candidates = with_latest.where(~is_superseded).drop("_latest_file", "_delivery")

@@ -9,12 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from features.declarations import declaration_features, feature_columns
+from features.declarations import declaration_features
 from jobs.sources import DECLARATIONS
 from models.metrics import ranking_report, selection_metrics
 from models.selection import fraud_ranking, published_ranking
@@ -98,5 +97,3 @@ def score_report(selector: Selector, test: pd.DataFrame, rates: list[float], cri
         "test_critical_rate": round(float(critical.mean()), 4) if len(critical) else None,
     }
 
-
-__all__ = ["evaluate", "read_kcs_csv", "score_report", "DEFAULT_RATES", "np", "feature_columns"]

@@ -45,6 +45,9 @@ def train_declarations_selector(spark: SparkSession, settings: Settings, params:
     if last is None:
         raise ValueError("no labelled declarations in silver yet: land inspection results first")
     valid_from = last - dt.timedelta(days=valid_days - 1)
+    first = labelled.agg(F.min("date")).first()[0]
+    if valid_from <= first:  # a short history: validate on its last quarter instead
+        valid_from = first + dt.timedelta(days=max(1, int((last - first).days * 0.75)))
     features = declaration_features(labelled, history, label_day_column="label_day")
     labels = labelled.select("declaration_id", "fraud", (F.col("critical_fraud") == 2).cast("int").alias("critical"))
     frame = features.join(labels, "declaration_id").toPandas()

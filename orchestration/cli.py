@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="generate sample data and run the pipeline on it")
     demo.add_argument("--start", type=_date, default=dt.date(2024, 3, 4))
-    demo.add_argument("--days", type=int, default=14)
+    demo.add_argument("--days", type=int, default=28)
     demo.add_argument("--seed", type=int, default=42)
 
     ev = sub.add_parser("evaluate", help="train the declarations selector on KCS-schema CSVs and score a test file")

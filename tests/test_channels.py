@@ -12,7 +12,7 @@ from jobs.sources import SOURCES
 from tests.conftest import DAY, declaration_line, write_landing, write_rows
 
 
-def ingest(spark, settings, source: str, day: dt.date = DAY, validator: GxValidator | None = None):
+def ingest(spark, settings, source: str, day=DAY, validator: GxValidator | None = None):
     spec = SOURCES[source]
     land_bronze(spark, spec, settings, day)
     return refine_silver(spark, spec, settings, day, validator or GxValidator())
@@ -100,6 +100,19 @@ def test_registry_keeps_history_and_reruns_are_safe(spark, settings):
     assert [(v.status, v._valid_from, v._valid_to, v._is_current) for v in versions] == [
         ("active", DAY, later, False), ("suspended", later, None, True)]
     assert table(spark, settings, "silver", "pccc_registry").count() == 3
+
+
+def test_registry_days_in_one_backfill_batch_each_become_a_version(spark, settings):
+    holder = {"pccc": "P000000000001", "holder_name": "최", "phone": "010-1111-2222", "issue_date": "2019-05-01",
+              "status": "active"}
+    later = DAY + dt.timedelta(days=3)
+    write_rows(settings.landing_dir, "pccc_registry", DAY, [holder])
+    write_rows(settings.landing_dir, "pccc_registry", later, [dict(holder, status="suspended")])
+    result = ingest(spark, settings, "pccc_registry", [DAY + dt.timedelta(days=i) for i in range(4)])
+    assert result.valid_rows == 2 and result.superseded == 0 and result.reconciles
+    versions = sorted(table(spark, settings, "silver", "pccc_registry").collect(), key=lambda r: r._valid_from)
+    assert [(v.status, v._valid_from, v._valid_to) for v in versions] == [
+        ("active", DAY, later), ("suspended", later, None)]
 
 
 def test_watch_list_validity_window(spark, settings):
