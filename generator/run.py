@@ -66,7 +66,7 @@ def generate(config: GeneratorConfig, start: dt.date, days: int, landing_dir: Pa
         for order_day, part in orders.groupby("Order Date"):
             later[("platform_orders", order_day)].append(part)
         if i and i % 7 == 0:  # weekly registry changes: codes suspended for misuse
-            reg = world.registry().sample(frac=0.002, random_state=int(rng.integers(1 << 31)))
+            reg = world.registry(rng.choice(len(world.pccc), max(1, len(world.pccc) // 500), replace=False))
             reg["status"] = "suspended"
             land("pccc_registry", day.isoformat(), reg.rename(columns=_headers("pccc_registry")), rng)
         total = sum(counts.values())

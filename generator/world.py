@@ -158,10 +158,12 @@ class World:
                            "country": str(rng.choice(["CN", "VN", "ID"])), "concentration": ev.concentration_share})
         return events
 
-    def registry(self) -> pd.DataFrame:
-        """The PCCC registry as delivered on the first day."""
-        return pd.DataFrame({"pccc": self.pccc, "holder_name": self.holder_name, "phone": self.holder_phone,
-                             "issue_date": self.holder_issue, "status": self.holder_status})
+    def registry(self, holders: np.ndarray | None = None) -> pd.DataFrame:
+        """The PCCC registry as delivered on the first day, or the rows of some `holders`."""
+        pick = slice(None) if holders is None else holders
+        return pd.DataFrame({"pccc": self.pccc[pick], "holder_name": self.holder_name[pick],
+                             "phone": self.holder_phone[pick], "issue_date": self.holder_issue[pick],
+                             "status": self.holder_status[pick]})
 
     def watch_lists(self) -> pd.DataFrame:
         """Border-agency watch lists: MFDS (foods, medicines), ME (chemicals), MOEL (asbestos),
