@@ -26,14 +26,19 @@ def damage_rows(source: str, df: pd.DataFrame, rate: float, rng: np.random.Gener
     """Break about `rate` of the rows; returns the frame (cut rows removed) and the cut-short lines."""
     if source not in DAMAGE or not len(df) or rate <= 0:
         return df, []
-    df = df.astype({DAMAGE[source][0]: str}).copy()
     picks = np.flatnonzero(rng.random(len(df)) < rate)
     cut = picks[rng.random(len(picks)) < 0.5]
     bad_value = np.setdiff1d(picks, cut)
     column, value = DAMAGE[source]
-    df.iloc[bad_value, df.columns.get_loc(column)] = value
-    lines = [",".join(str(v) for v in df.iloc[i, : len(df.columns) // 2]) for i in cut]
-    return df.drop(df.index[cut]), lines
+    damaged = df[column].astype(str).to_numpy(copy=True)
+    damaged[bad_value] = value
+    df = df.copy(deep=False)
+    df[column] = damaged
+    half = df.iloc[cut, : len(df.columns) // 2].astype(str).to_numpy()
+    lines = [",".join(row) for row in half]
+    keep = np.ones(len(df), dtype=bool)
+    keep[cut] = False
+    return df[keep], lines
 
 
 def write_csv(df: pd.DataFrame, path: Path, extra_lines: list[str] | None = None, encoding: str = "utf-8") -> Path:
