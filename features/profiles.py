@@ -32,6 +32,11 @@ DECLARATION_ENTITIES: dict[str, tuple[str, ...]] = {
     "origin_indicator": ("country_of_origin_indicator",),
     "process_type": ("process_type",),
     "transport": ("mode_of_transport",),
+    "importer_seller": ("importer_id", "seller_id"),
+    "importer_origin": ("importer_id", "country_of_origin"),
+    "declarant_hs4": ("declarant_id", "hs4"),
+    "seller_hs6": ("seller_id", "hs6_code"),
+    "importer_office": ("importer_id", "office_id"),
 }
 SMOOTHING = 20.0  # pseudo-observations pulling a small entity's rate toward the overall prior
 
@@ -91,6 +96,7 @@ def profile_features(
         feats = stats.select(
             "_entity", "_day",
             F.col("n").cast("double").alias(f"{name}_n"),
+            F.col("f").cast("double").alias(f"{name}_frauds"),
             ((F.col("f") + SMOOTHING * prior_fraud) / (F.col("n") + SMOOTHING)).alias(f"{name}_fraud_rate"),
             ((F.col("c") + SMOOTHING * prior_critical) / (F.col("n") + SMOOTHING)).alias(f"{name}_critical_rate"),
             F.datediff("_day", "last").cast("double").alias(f"{name}_days_since"),
