@@ -51,17 +51,30 @@ def with_derived_keys(df: DataFrame) -> DataFrame:
     return df.withColumn("hs4", F.substring("hs6_code", 1, 4))
 
 
+def sums_before_each_day(asked: DataFrame, daily: DataFrame, keys: list[str], sums: list[str]) -> DataFrame:
+    """For every (keys, `_day`) row of `asked`: the sums of `daily`'s `sums` columns over the same
+    keys' *earlier* days (0 when none), and `_last`, the latest earlier day whose first sum is
+    non-zero. This one running-sum grid makes every profile point-in-time."""
+    grid = asked.join(daily, [*keys, "_day"], "full").fillna(0, sums)
+    before = Window.partitionBy(*keys).orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
+    running = [F.coalesce(F.sum(c).over(before), F.lit(0)).alias(c) for c in sums]
+    last = F.max(F.when(F.col(sums[0]) > 0, F.col("_day"))).over(before).alias("_last")
+    return grid.select(*keys, "_day", *running, last)
+
+
+def _label_counts(labelled: DataFrame, label_day_column: str, keys: list) -> DataFrame:
+    return labelled.groupBy(*keys, F.col(label_day_column).alias("_day")).agg(
+        F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
+
+
 def _prior_before_each_day(records: DataFrame, labelled: DataFrame, day_column: str,
                            label_day_column: str) -> DataFrame:
     """Overall fraud and critical rates of the labels known before each day (the smoothing prior
     must be point-in-time too: a global rate over all history would leak future labels)."""
-    daily = labelled.groupBy(F.col(label_day_column).alias("_day")).agg(
-        F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
     days = records.select(F.col(day_column).alias("_day")).distinct()
-    grid = days.join(daily, "_day", "full").fillna(0, ["_n", "_f", "_c"])
-    before = Window.orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
-    n, f, c = (F.coalesce(F.sum(x).over(before), F.lit(0)) for x in ("_n", "_f", "_c"))
-    return grid.select("_day", ((f + 0.2) / (n + 1)).alias("_prior_f"), ((c + 0.01) / (n + 1)).alias("_prior_c"))
+    stats = sums_before_each_day(days, _label_counts(labelled, label_day_column, []), [], ["_n", "_f", "_c"])
+    return stats.select("_day", ((F.col("_f") + 0.2) / (F.col("_n") + 1)).alias("_prior_f"),
+                        ((F.col("_c") + 0.01) / (F.col("_n") + 1)).alias("_prior_c"))
 
 
 def profile_features(
@@ -72,34 +85,25 @@ def profile_features(
     day_column: str = "date",
     label_day_column: str = "label_date",
 ) -> DataFrame:
-    """Per record and entity: labelled count, smoothed fraud and critical rates, days since the
-    entity's last labelled record, all from `labelled` rows whose `label_day_column` is before the
-    record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1)."""
+    """Per record and entity: labelled count, fraud count, smoothed fraud and critical rates, days
+    since the entity's last labelled record, all from `labelled` rows whose `label_day_column` is
+    before the record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1)."""
     records = with_derived_keys(records)
     labelled = with_derived_keys(labelled)
     prior = _prior_before_each_day(records, labelled, day_column, label_day_column)
-    prior_fraud, prior_critical = F.col("_prior_f"), F.col("_prior_c")
     out = records.select(record_id, day_column)
     for name, cols in entities.items():
-        daily = labelled.groupBy(entity_key(cols).alias("_entity"), F.col(label_day_column).alias("_day")).agg(
-            F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
+        daily = _label_counts(labelled, label_day_column, [entity_key(cols).alias("_entity")])
         asked = records.select(entity_key(cols).alias("_entity"), F.col(day_column).alias("_day")).distinct()
-        grid = asked.join(daily, ["_entity", "_day"], "full").fillna(0, ["_n", "_f", "_c"])
-        before = Window.partitionBy("_entity").orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
-        stats = grid.join(prior, "_day", "left").select(
-            "_entity", "_day", "_prior_f", "_prior_c",
-            F.coalesce(F.sum("_n").over(before), F.lit(0)).alias("n"),
-            F.coalesce(F.sum("_f").over(before), F.lit(0)).alias("f"),
-            F.coalesce(F.sum("_c").over(before), F.lit(0)).alias("c"),
-            F.max(F.when(F.col("_n") > 0, F.col("_day"))).over(before).alias("last"),
-        )
+        stats = sums_before_each_day(asked, daily, ["_entity"], ["_n", "_f", "_c"]).join(prior, "_day", "left")
+        n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
         feats = stats.select(
             "_entity", "_day",
-            F.col("n").cast("double").alias(f"{name}_n"),
-            F.col("f").cast("double").alias(f"{name}_frauds"),
-            ((F.col("f") + SMOOTHING * prior_fraud) / (F.col("n") + SMOOTHING)).alias(f"{name}_fraud_rate"),
-            ((F.col("c") + SMOOTHING * prior_critical) / (F.col("n") + SMOOTHING)).alias(f"{name}_critical_rate"),
-            F.datediff("_day", "last").cast("double").alias(f"{name}_days_since"),
+            n.cast("double").alias(f"{name}_n"),
+            f.cast("double").alias(f"{name}_frauds"),
+            ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias(f"{name}_fraud_rate"),
+            ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias(f"{name}_critical_rate"),
+            F.datediff("_day", "_last").cast("double").alias(f"{name}_days_since"),
         )
         keyed = records.select(record_id, entity_key(cols).alias("_entity"), F.col(day_column).alias("_day"))
         out = out.join(keyed.join(feats, ["_entity", "_day"], "left").drop("_entity", "_day"), record_id, "left")

@@ -3,10 +3,10 @@ the record's day, plus the plain attributes of a declaration. Label-free."""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from features.profiles import entity_key
+from features.profiles import entity_key, sums_before_each_day
 
 PRICE_GROUPS = {"hs6": ("hs6_code",), "hs6_origin": ("hs6_code", "country_of_origin")}
 
@@ -26,13 +26,11 @@ def unit_price_features(records: DataFrame, history: DataFrame, record_id: str =
         daily = history.groupBy(entity_key(cols).alias("_g"), F.col(day_column).alias("_day")).agg(
             F.count(F.lit(1)).alias("_n"), F.sum("_lup").alias("_s"), F.sum(F.col("_lup") ** 2).alias("_ss"))
         asked = records.select(entity_key(cols).alias("_g"), F.col(day_column).alias("_day")).distinct()
-        grid = asked.join(daily, ["_g", "_day"], "full").fillna(0, ["_n", "_s", "_ss"])
-        before = Window.partitionBy("_g").orderBy("_day").rowsBetween(Window.unboundedPreceding, -1)
-        n, s, ss = (F.coalesce(F.sum(c).over(before), F.lit(0.0)) for c in ("_n", "_s", "_ss"))
-        stats = grid.select("_g", "_day", n.alias("n"), s.alias("s"), ss.alias("ss"))
-        mean = F.try_divide(F.col("s"), F.col("n"))  # null when the group has no history yet
-        std = F.sqrt(F.greatest(F.try_divide(F.col("ss"), F.col("n")) - mean ** 2, F.lit(0.0))) + F.lit(0.25)
-        feats = stats.select("_g", "_day", F.col("n").alias(f"{name}_price_n"), mean.alias("_mean"), std.alias("_std"))
+        stats = sums_before_each_day(asked, daily, ["_g"], ["_n", "_s", "_ss"])
+        n, s, ss = F.col("_n").cast("double"), F.col("_s"), F.col("_ss")
+        mean = F.try_divide(s, n)  # null when the group has no history yet
+        std = F.sqrt(F.greatest(F.try_divide(ss, n) - mean ** 2, F.lit(0.0))) + F.lit(0.25)
+        feats = stats.select("_g", "_day", n.alias(f"{name}_price_n"), mean.alias("_mean"), std.alias("_std"))
         keyed = records.select(record_id, "_lup", entity_key(cols).alias("_g"), F.col(day_column).alias("_day"))
         joined = keyed.join(feats, ["_g", "_day"], "left").select(
             record_id, f"{name}_price_n",
