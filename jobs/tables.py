@@ -109,6 +109,14 @@ def merge_history(
     )
     create_if_missing(spark, path, versions.schema, None)
     target = DeltaTable.forPath(spark, str(path))
+    # Rows equal to the version that was valid on `day` change nothing: re-running an earlier
+    # delivery after later ones have landed must not add versions.
+    valid_on_day = target.toDF().where(
+        (F.col("_valid_from") <= F.lit(day)) & (F.col("_valid_to").isNull() | (F.col("_valid_to") > F.lit(day)))
+    ).select(*key, F.col(change_column).alias("_hash_on_day"))
+    versions = (versions.join(valid_on_day, list(key), "left")
+                .where(F.col("_hash_on_day").isNull() | (F.col("_hash_on_day") != F.col(change_column)))
+                .drop("_hash_on_day"))
     key_string = F.concat_ws("\u241f", *[F.col(k).cast("string") for k in key])
     current = target.toDF().where("_is_current").select(*key, F.col(change_column).alias("_current_hash"))
     changed = versions.join(current, list(key)).where(F.col("_current_hash") != F.col(change_column))

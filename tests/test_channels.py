@@ -108,8 +108,11 @@ def test_registry_days_in_one_backfill_batch_each_become_a_version(spark, settin
     later = DAY + dt.timedelta(days=3)
     write_rows(settings.landing_dir, "pccc_registry", DAY, [holder])
     write_rows(settings.landing_dir, "pccc_registry", later, [dict(holder, status="suspended")])
-    result = ingest(spark, settings, "pccc_registry", [DAY + dt.timedelta(days=i) for i in range(4)])
+    days = [DAY + dt.timedelta(days=i) for i in range(4)]
+    result = ingest(spark, settings, "pccc_registry", days)
     assert result.valid_rows == 2 and result.superseded == 0 and result.reconciles
+    ingest(spark, settings, "pccc_registry", days)  # re-running the backfill adds no version
+    ingest(spark, settings, "pccc_registry", DAY)  # nor does re-running the first day alone
     versions = sorted(table(spark, settings, "silver", "pccc_registry").collect(), key=lambda r: r._valid_from)
     assert [(v.status, v._valid_from, v._valid_to) for v in versions] == [
         ("active", DAY, later), ("suspended", later, None)]
