@@ -169,32 +169,22 @@ def record_key(spec: SourceSpec) -> F.Column:
     return F.nullif(F.concat_ws("|", *[F.col(k).cast("string") for k in spec.key]), F.lit(""))
 
 
+def _quarantine_select(rows: DataFrame, spec: SourceSpec, stage: str, failed_rules: F.Column,
+                       reason: F.Column) -> DataFrame:
+    """Rows in the quarantine schema, with their lineage columns renamed."""
+    lineage = {"_source_file": "source_file", "_line_number": "line_number", "_file_checksum": "file_checksum",
+               "_raw_line": "raw_record", "_ingested_at": "ingested_at", "_partition_date": "partition_date"}
+    return rows.select(
+        record_key(spec).alias("record_key"), F.lit(stage).alias("stage"), failed_rules.alias("failed_rules"),
+        reason.alias("reason"), *[F.col(src).alias(dst) for src, dst in lineage.items()],
+    )
+
+
 def quarantine_rows(staged: StagedBatch, failed: DataFrame, spec: SourceSpec) -> DataFrame:
     """Quarantine rows: unparseable lines and rows failing rules, each with every reason."""
-    parse = staged.parse_errors.select(
-        record_key(spec).alias("record_key"),
-        F.lit("parse").alias("stage"),
-        F.array(F.lit("parse_error")).alias("failed_rules"),
-        F.col("_parse_error").alias("reason"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_line_number").alias("line_number"),
-        F.col("_file_checksum").alias("file_checksum"),
-        F.col("_raw_line").alias("raw_record"),
-        F.col("_ingested_at").alias("ingested_at"),
-        F.col("_partition_date").alias("partition_date"),
-    )
-    rules = failed.select(
-        record_key(spec).alias("record_key"),
-        F.lit("validation").alias("stage"),
-        F.col("_failed_rules").alias("failed_rules"),
-        F.col("_reason").alias("reason"),
-        F.col("_source_file").alias("source_file"),
-        F.col("_line_number").alias("line_number"),
-        F.col("_file_checksum").alias("file_checksum"),
-        F.col("_raw_line").alias("raw_record"),
-        F.col("_ingested_at").alias("ingested_at"),
-        F.col("_partition_date").alias("partition_date"),
-    )
+    parse = _quarantine_select(staged.parse_errors, spec, "parse", F.array(F.lit("parse_error")),
+                               F.col("_parse_error"))
+    rules = _quarantine_select(failed, spec, "validation", F.col("_failed_rules"), F.col("_reason"))
     both = parse.unionByName(rules)
     return both.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in QUARANTINE_SCHEMA.fields])
 
