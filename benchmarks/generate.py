@@ -24,12 +24,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--scale", type=float, default=20)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "generate.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gen-bench-"))
     try:
         summary = generate(GeneratorConfig(seed=args.seed, scale=args.scale), dt.date(2024, 1, 1), args.days,
-                           work / "landing", work / "truth", progress=lambda line: print(line, flush=True))
+                           work / "landing", work / "truth", progress=lambda line: print(line, flush=True),
+                           workers=args.workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary.update(days=args.days, scale=args.scale, cores=os.cpu_count(),
@@ -37,7 +39,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"\n{summary['total_rows']} records in {summary['seconds']}s = {summary['rows_per_second']} records/s "
-          f"(scale {args.scale}, {args.days} days, {os.cpu_count()} cores)\nresults: {args.out}")
+          f"(scale {args.scale}, {args.days} days, {summary['workers']} workers, {os.cpu_count()} cores)")
+    print(f"results: {args.out}")
 
 
 if __name__ == "__main__":

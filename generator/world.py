@@ -61,6 +61,12 @@ def digit_strings(rng: np.random.Generator, n: int, width: int, prefix: str = ""
     return np.ascontiguousarray(chars).view(f"<U{len(prefix) + width}").ravel()
 
 
+def _zero_padded(values: np.ndarray, width: int) -> np.ndarray:
+    """Non-negative integers as zero-padded digit strings of `width`, without a Python loop."""
+    digits = (values[:, None] // (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))) % 10
+    return np.ascontiguousarray(DIGITS[digits]).view(f"<U{width}").ravel()
+
+
 def phones(rng: np.random.Generator, n: int) -> np.ndarray:
     """Korean mobile numbers 010-XXXX-XXXX."""
     chars = np.empty((n, 13), dtype="<U1")
@@ -107,9 +113,10 @@ class World:
         self.watch_sellers = self.sellers[np.argsort(-self.seller_risk)[:n_watch]]
         # PCCC holders = the registry; a few suspended for misuse.
         n_holders = max(500, int(20000 * s))
-        self.pccc = np.unique(digit_strings(rng, n_holders, 12, "P"))
+        # Distinct numbers drawn as integers (hashing a million strings is slow), then formatted.
+        self.pccc = rng.permutation(np.unique(rng.integers(0, 10**12, n_holders)))
+        self.pccc = np.char.add("P", _zero_padded(self.pccc, 12))
         n_holders = len(self.pccc)
-        self.pccc = rng.permutation(self.pccc)
         self.holder_name = korean_names(rng, n_holders)
         self.holder_phone = phones(rng, n_holders)
         self.holder_issue = (np.datetime64(start) - rng.integers(30, 3000, n_holders).astype("timedelta64[D]")

@@ -45,7 +45,7 @@ def write_csv(df: pd.DataFrame, path: Path, extra_lines: list[str] | None = None
     """Write `df` as CSV (header, quotes only where needed) via a temporary name then rename, so a
     sensor never sees half a file. `encoding` cp949 mimics legacy Korean systems."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
     buffer = io.BytesIO()
     pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(quoting_style="needed"))
     data = buffer.getvalue()
@@ -62,4 +62,4 @@ def write_csv(df: pd.DataFrame, path: Path, extra_lines: list[str] | None = None
 def write_truth(df: pd.DataFrame, path: Path) -> None:
     """Ground truth as Parquet (outside the landing folder: the pipeline never reads it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False, nthreads=1), path)

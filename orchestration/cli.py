@@ -38,7 +38,8 @@ def _ensure_dagster_home() -> Path:
     return home
 
 
-def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float | None = None) -> dict:
+def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float | None = None,
+             workers: int | None = None) -> dict:
     """Write `days` days of landing files for every source from `start` (and the ground truth
     beside them); returns the generator's summary."""
     from dataclasses import replace
@@ -50,10 +51,10 @@ def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float
     rates = Rates() if bad_rate is None else replace(Rates(), bad_rows=bad_rate)
     config = GeneratorConfig(seed=seed, scale=scale, rates=rates)
     summary = generate_files(config, start, days, settings.landing_dir, settings.truth_dir,
-                             progress=lambda line: print(line, flush=True))
+                             progress=lambda line: print(line, flush=True), workers=workers)
     per_source = ", ".join(f"{k} {v}" for k, v in sorted(summary["rows"].items()))
     print(f"generated {summary['total_rows']} rows in {summary['seconds']}s "
-          f"({summary['rows_per_second']} rows/s): {per_source}")
+          f"({summary['rows_per_second']} rows/s, {summary['workers']} worker(s)): {per_source}")
     print(f"landing files under {settings.landing_dir}; ground truth (never read by the pipeline) under "
           f"{settings.truth_dir}")
     return summary
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="volume multiplier (1.0 = 200 declarations, 600 parcels, 150 mail items a weekday)")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--bad-rate", type=float, default=None, help="share of deliberately broken rows (0.01)")
+    gen.add_argument("--workers", type=int, default=None,
+                     help="processes generating days in parallel (default: one per core for large runs)")
 
     run_p = sub.add_parser("run", help="materialize every asset for one day or a range of days")
     run_p.add_argument("--date", type=_date)
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         return evaluate_command(args)
     if args.command == "generate":
-        generate(args.start, args.days, args.scale, args.seed, args.bad_rate)
+        generate(args.start, args.days, args.scale, args.seed, args.bad_rate, args.workers)
         return 0
     if args.command == "run":
         if args.date and (args.start or args.end):

@@ -41,6 +41,17 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path, generated):
     assert _digest(tmp_path / "b") != _digest(root / "landing")
 
 
+def test_parallel_workers_write_the_same_files_as_one(tmp_path):
+    config = GeneratorConfig(seed=5, scale=0.5)
+    one = generate(config, START, 9, tmp_path / "one", tmp_path / "t1", progress=lambda _: None, workers=1)
+    two = generate(config, START, 9, tmp_path / "two", tmp_path / "t2", progress=lambda _: None, workers=2)
+    assert two["workers"] == 2 and one["rows"] == two["rows"]
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
+    truth = [sorted(p.relative_to(root).as_posix() + hashlib.sha256(p.read_bytes()).hexdigest()
+                    for p in root.rglob("*") if p.is_file()) for root in (tmp_path / "t1", tmp_path / "t2")]
+    assert truth[0] == truth[1]
+
+
 def test_every_source_lands_with_its_schema(generated):
     root, summary = generated
     for source, spec in SOURCES.items():
