@@ -48,7 +48,7 @@ def entity_key(columns: tuple[str, ...]) -> Column:
 
 def with_derived_keys(df: DataFrame) -> DataFrame:
     """Columns profiles need that the schema does not carry (HS4)."""
-    return df.withColumn("hs4", F.substring("hs6_code", 1, 4))
+    return df.withColumn("hs4", F.substring("hs6_code", 1, 4)) if "hs6_code" in df.columns else df
 
 
 def sums_before_each_day(asked: DataFrame, daily: DataFrame, keys: list[str], sums: list[str]) -> DataFrame:

@@ -1,22 +1,38 @@
-"""Train the declarations selector from the lake: labelled silver declarations, point-in-time
-features, a time-based validation window, an MLflow run, registration and the promotion gate."""
+"""From the lake to a registered selector, for any channel: build the channel's feature table
+(a Delta table partitioned by day, reproducible from silver), then train on its labelled rows
+with a time-based validation window, log to MLflow, register, and apply the promotion gate."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
+import pandas as pd
 from delta.tables import DeltaTable
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from features.declarations import declaration_features
+from features.express import ParcelReferences
 from jobs.settings import Settings
-from models.evaluate import CRITICAL_SHARE, DEFAULT_RATES, feature_columns_pd, score_report
+from jobs.tables import table_exists
+from models.channels import SELECTORS, ChannelSelector
+from models.evaluate import CRITICAL_SHARE, DEFAULT_RATES, score_report
 from models.registry import log_training_run, promote_if_better
 from models.train import TrainParams, train_selector
 
-DECLARATIONS_MODEL = "declarations_selector"
+DECLARATIONS_MODEL = SELECTORS["declarations"].model_name
+
+
+@dataclass
+class FeatureTable:
+    """A feature table as written: where, which Delta version, from which silver version."""
+
+    path: str
+    version: int
+    rows: int
+    days: int
+    features: int
+    silver_version: int
 
 
 @dataclass
@@ -31,35 +47,81 @@ class TrainingOutcome:
     valid_from: dt.date
 
 
-def train_declarations_selector(spark: SparkSession, settings: Settings, params: TrainParams,
-                                valid_days: int = 14, model_name: str = DECLARATIONS_MODEL) -> TrainingOutcome:
-    """Train on labelled declarations before the last `valid_days` days of labels, validate on
-    those days (metrics and early stopping), log to MLflow, register, and promote only if better."""
-    path = str(settings.table_path("silver", "declarations"))
-    version = DeltaTable.forPath(spark, path).history(1).select("version").first()["version"]
-    silver = spark.read.format("delta").option("versionAsOf", version).load(path)
-    # A label is known from its inspection date (or, for fully labelled loads, the record's date).
-    history = silver.withColumn("label_day", F.coalesce("inspection_date", "date"))
-    labelled = history.where(F.col("fraud").isNotNull())
-    last = labelled.agg(F.max("date")).first()[0]
-    if last is None:
-        raise ValueError("no labelled declarations in silver yet: land inspection results first")
+def latest_version(spark: SparkSession, path: str) -> int:
+    """The Delta table's current version (pinned so a run reads one consistent snapshot)."""
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()["version"])
+
+
+def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
+    """The Delta table at `version`."""
+    return spark.read.format("delta").option("versionAsOf", version).load(path)
+
+
+def _references(spark: SparkSession, settings: Settings) -> ParcelReferences:
+    def load(table: str) -> DataFrame | None:
+        path = settings.table_path("silver", table)
+        return spark.read.format("delta").load(str(path)) if table_exists(spark, path) else None
+
+    registry, watch = load("pccc_registry"), load("watch_lists")
+    if registry is None or watch is None:
+        raise ValueError("parcel features need silver.pccc_registry and silver.watch_lists: land them first")
+    return ParcelReferences(registry, watch, load("platform_orders"))
+
+
+def build_feature_table(spark: SparkSession, settings: Settings, selector: ChannelSelector) -> FeatureTable:
+    """Recompute `features/<channel>` for every record of the channel's silver table (each row
+    from what was known before its day) and overwrite it: re-running gives the same table."""
+    silver_path = str(settings.table_path("silver", selector.channel))
+    if not table_exists(spark, silver_path):
+        raise ValueError(f"silver.{selector.channel} does not exist yet: run the daily pipeline first")
+    silver_version = latest_version(spark, silver_path)
+    silver = read_version(spark, silver_path, silver_version).cache()
+    refs = _references(spark, settings) if selector.needs_references else None
+    features = selector.build_features(silver, silver, refs)
+    path = str(settings.table_path("features", selector.channel))
+    (features.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+     .partitionBy(selector.day_column).save(path))
+    silver.unpersist()
+    written = spark.read.format("delta").load(path)
+    stats = written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct(selector.day_column).alias("days")).first()
+    return FeatureTable(path, latest_version(spark, path), int(stats["rows"]), int(stats["days"]),
+                        len(selector.feature_columns(written.columns)), silver_version)
+
+
+def _validation_start(days: pd.Series, valid_days: int) -> dt.date:
+    first, last = days.min(), days.max()
     valid_from = last - dt.timedelta(days=valid_days - 1)
-    first = labelled.agg(F.min("date")).first()[0]
     if valid_from <= first:  # a short history: validate on its last quarter instead
         valid_from = first + dt.timedelta(days=max(1, int((last - first).days * 0.75)))
-    features = declaration_features(labelled, history, label_day_column="label_day")
-    labels = labelled.select("declaration_id", "fraud", (F.col("critical_fraud") == 2).cast("int").alias("critical"))
-    frame = features.join(labels, "declaration_id").toPandas()
-    train = frame[frame["date"] < valid_from]
-    valid = frame[frame["date"] >= valid_from]
-    columns = feature_columns_pd(features.limit(0).toPandas())
-    selector = train_selector(train, valid, columns, params)
-    report = score_report(selector, valid, DEFAULT_RATES, CRITICAL_SHARE)
+    return valid_from
+
+
+def train_channel_selector(spark: SparkSession, settings: Settings, selector: ChannelSelector,
+                           params: TrainParams, valid_days: int = 14) -> TrainingOutcome:
+    """Train on the labelled rows of the channel's feature table before the last `valid_days`
+    days, validate on those days (metrics and early stopping), log to MLflow, register, and
+    promote to `champion` only if better than the current one on the same window."""
+    features_path = str(settings.table_path("features", selector.channel))
+    silver_path = str(settings.table_path("silver", selector.channel))
+    if not table_exists(spark, features_path):
+        raise ValueError(f"features.{selector.channel} does not exist yet: build the feature table first")
+    features_version, silver_version = latest_version(spark, features_path), latest_version(spark, silver_path)
+    features = read_version(spark, features_path, features_version)
+    labels = selector.labels(read_version(spark, silver_path, silver_version)).drop("label_day")
+    frame = features.join(labels, selector.record_id).toPandas()
+    if frame.empty:
+        raise ValueError(f"no labelled {selector.channel} records yet: land inspection results first")
+    valid_from = _validation_start(frame[selector.day_column], valid_days)
+    train = frame[frame[selector.day_column] < valid_from]
+    valid = frame[frame[selector.day_column] >= valid_from]
+    columns = selector.feature_columns(features.columns)
+    trained = train_selector(train, valid, columns, params)
+    report = score_report(trained, valid, DEFAULT_RATES, CRITICAL_SHARE)
     report.update(n_train=len(train), n_valid=len(valid))
-    model_version = log_training_run(
-        selector, params, report, valid, model_name,
-        {"silver.declarations": f"{path}@v{version}", "valid_from": valid_from.isoformat()},
-    )
-    promotion = promote_if_better(model_name, model_version, valid)
+    model_version = log_training_run(trained, params, report, valid, selector.model_name, {
+        f"features.{selector.channel}": f"{features_path}@v{features_version}",
+        f"silver.{selector.channel}": f"{silver_path}@v{silver_version}",
+        "valid_from": valid_from.isoformat(),
+    })
+    promotion = promote_if_better(selector.model_name, model_version, valid)
     return TrainingOutcome(model_version, report, promotion, len(train), len(valid), valid_from)

@@ -132,14 +132,18 @@ def train_command() -> int:
     from orchestration.definitions import defs
 
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}")
-    print("training the declarations selector ...", flush=True)
+    print("rebuilding feature tables and training the selectors (declarations, express, mail) ...", flush=True)
     result = defs.resolve_job_def("weekly_training").execute_in_process(
         instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET)
     for event in result.get_asset_materialization_events():
+        key = "/".join(event.asset_key.path)
         meta = event.event_specific_data.materialization.metadata
-        print(f"  model version {meta['model_version'].value}: promoted={meta['promoted_to_champion'].value}, "
-              f"precision@5% {meta['precision_at_0.05'].value}, precision@10% {meta['precision_at_0.1'].value} "
-              f"on {meta['n_valid'].value} validation rows")
+        if "model_version" in meta:
+            print(f"  {key} version {meta['model_version'].value}: promoted={meta['promoted_to_champion'].value}, "
+                  f"precision@5% {meta['precision_at_0.05'].value}, precision@10% {meta['precision_at_0.1'].value} "
+                  f"on {meta['n_valid'].value} validation rows")
+        else:
+            print(f"  {key}: {meta['rows'].value} rows x {meta['features'].value} features -> {meta['path'].value}")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:

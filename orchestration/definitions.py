@@ -9,7 +9,7 @@ from orchestration.automation import build_landing_sensor, daily_schedule
 from orchestration.ingestion import build_ingestion_assets
 from orchestration.partitions import daily_partitions
 from orchestration.resources import resources_for_env
-from orchestration.training import declarations_selector, weekly_training, weekly_training_schedule
+from orchestration.training import selector_assets, weekly_training, weekly_training_schedule
 
 ingestion_assets = [a for spec in SOURCES.values() for a in build_ingestion_assets(spec)]
 
@@ -24,7 +24,7 @@ daily_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, declarations_selector],
+    assets=[*ingestion_assets, *selector_assets],
     jobs=[daily_pipeline, weekly_training],
     schedules=[daily_schedule(daily_pipeline), weekly_training_schedule],
     sensors=[build_landing_sensor(daily_pipeline)],

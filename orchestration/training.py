@@ -1,9 +1,11 @@
-"""Selector training assets (weekly): train, log to MLflow, register, promote only if better."""
+"""Weekly selector assets per channel: the feature table (Delta, rebuilt from silver), then the
+XGBoost selector trained on it, logged to MLflow, registered, promoted only if better."""
 
 import dagster as dg
 
-from jobs.sources import DECLARATIONS, INSPECTION_RESULTS
-from models.pipeline import DECLARATIONS_MODEL, train_declarations_selector
+from jobs.sources import INSPECTION_RESULTS, PCCC_REGISTRY, PLATFORM_ORDERS, SOURCES, WATCH_LISTS
+from models.channels import SELECTORS, ChannelSelector
+from models.pipeline import build_feature_table, train_channel_selector
 from models.train import TrainParams
 from orchestration.ingestion import silver_key
 from orchestration.resources import LakeResource, SparkResource
@@ -19,40 +21,72 @@ class SelectorConfig(dg.Config):
     early_stopping_rounds: int = 50
 
 
-@dg.asset(
-    key=["models", DECLARATIONS_MODEL],
-    group_name="selectors",
-    deps=[silver_key(DECLARATIONS), silver_key(INSPECTION_RESULTS)],
-    kinds={"xgboost", "mlflow", "spark"},
-    description="XGBoost fraud and critical selectors for general-cargo declarations, trained on every "
-    "labelled declaration before the validation window; registered in MLflow, `champion` only if it beats "
-    "the current champion on the same window.",
-)
-def declarations_selector(context: dg.AssetExecutionContext, config: SelectorConfig, lake: LakeResource,
-                          spark: SparkResource) -> dg.MaterializeResult:
-    """Weekly retraining of the declarations selector on the latest inspection feedback."""
-    params = TrainParams(max_depth=config.max_depth, learning_rate=config.learning_rate,
-                         n_estimators=config.n_estimators, early_stopping_rounds=config.early_stopping_rounds)
-    outcome = train_declarations_selector(spark.session(), lake.settings(), params, config.valid_days)
-    context.log.info(f"model version {outcome.version}: {outcome.promotion['reason']}")
-    fraud = outcome.report["fraud_ranking"]
-    return dg.MaterializeResult(metadata={
-        "model_version": outcome.version,
-        "promoted_to_champion": outcome.promotion["promoted"],
-        "promotion": dg.MetadataValue.json(outcome.promotion),
-        "n_train": outcome.n_train,
-        "n_valid": outcome.n_valid,
-        "valid_from": outcome.valid_from.isoformat(),
-        "precision_at_0.05": fraud["precision_at"]["0.05"],
-        "precision_at_0.1": fraud["precision_at"]["0.1"],
-        "critical_recall_at_0.1": outcome.report["published_ranking"]["critical_recall_at"]["0.1"],
-        "report": dg.MetadataValue.json(outcome.report),
-    })
+def feature_key(selector: ChannelSelector) -> dg.AssetKey:
+    """Asset key of a channel's feature table."""
+    return dg.AssetKey(["features", selector.channel])
 
+
+def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
+    """The feature-table asset and the selector asset of one channel."""
+    refs = [PCCC_REGISTRY, WATCH_LISTS, PLATFORM_ORDERS] if selector.needs_references else []
+
+    @dg.asset(
+        key=feature_key(selector),
+        group_name="features",
+        deps=[silver_key(SOURCES[selector.channel]), silver_key(INSPECTION_RESULTS), *map(silver_key, refs)],
+        kinds={"spark", "delta"},
+        description=f"Point-in-time features of every {selector.channel} record ({selector.description}); "
+        "a Delta table partitioned by day, rebuilt from silver.",
+    )
+    def feature_table(context: dg.AssetExecutionContext, lake: LakeResource,
+                      spark: SparkResource) -> dg.MaterializeResult:
+        """Rebuild the channel's feature table from the current silver snapshot."""
+        table = build_feature_table(spark.session(), lake.settings(), selector)
+        context.log.info(f"{table.rows} rows x {table.features} features over {table.days} days -> {table.path}")
+        return dg.MaterializeResult(metadata={
+            "rows": table.rows, "days": table.days, "features": table.features, "path": table.path,
+            "delta_version": table.version, "silver_version": table.silver_version,
+        })
+
+    @dg.asset(
+        key=["models", selector.model_name],
+        group_name="selectors",
+        deps=[feature_key(selector)],
+        kinds={"xgboost", "mlflow", "spark"},
+        description=f"XGBoost fraud and critical selectors for {selector.channel}, trained on every labelled "
+        "record before the validation window; registered in MLflow, `champion` only if it beats the current "
+        "champion on the same window.",
+    )
+    def selector_model(context: dg.AssetExecutionContext, config: SelectorConfig, lake: LakeResource,
+                       spark: SparkResource) -> dg.MaterializeResult:
+        """Weekly retraining on the latest inspection feedback."""
+        params = TrainParams(max_depth=config.max_depth, learning_rate=config.learning_rate,
+                             n_estimators=config.n_estimators, early_stopping_rounds=config.early_stopping_rounds)
+        outcome = train_channel_selector(spark.session(), lake.settings(), selector, params, config.valid_days)
+        context.log.info(f"{selector.model_name} version {outcome.version}: {outcome.promotion['reason']}")
+        fraud = outcome.report["fraud_ranking"]
+        return dg.MaterializeResult(metadata={
+            "model_version": outcome.version,
+            "promoted_to_champion": outcome.promotion["promoted"],
+            "promotion": dg.MetadataValue.json(outcome.promotion),
+            "n_train": outcome.n_train,
+            "n_valid": outcome.n_valid,
+            "valid_from": outcome.valid_from.isoformat(),
+            "precision_at_0.05": fraud["precision_at"]["0.05"],
+            "precision_at_0.1": fraud["precision_at"]["0.1"],
+            "critical_recall_at_0.1": outcome.report["published_ranking"]["critical_recall_at"]["0.1"],
+            "report": dg.MetadataValue.json(outcome.report),
+        })
+
+    return [feature_table, selector_model]
+
+
+selector_assets = [a for selector in SELECTORS.values() for a in build_selector_assets(selector)]
 
 weekly_training = dg.define_asset_job(
-    "weekly_training", selection=dg.AssetSelection.groups("selectors"), executor_def=dg.in_process_executor,
-    description="Retrain the risk selectors on the latest labelled data.",
+    "weekly_training", selection=dg.AssetSelection.groups("features", "selectors"),
+    executor_def=dg.in_process_executor,
+    description="Rebuild each channel's feature table and retrain its selector on the latest labelled data.",
 )
 weekly_training_schedule = dg.ScheduleDefinition(
     name="weekly_training_schedule", job=weekly_training, cron_schedule="0 5 * * 1", execution_timezone="Asia/Seoul",

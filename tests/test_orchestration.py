@@ -22,7 +22,8 @@ def test_definitions_load_with_assets_checks_schedule_and_sensor():
     assert defs.resolve_job_def("daily_pipeline").name == "daily_pipeline"
     assert defs.resolve_schedule_def("daily_pipeline_schedule").cron_schedule == "0 6 * * *"
     assert defs.resolve_sensor_def("landing_file_sensor")
-    assert "models/declarations_selector" in keys
+    for channel in ("declarations", "express", "mail"):
+        assert f"models/{channel}_selector" in keys and f"features/{channel}" in keys
     assert defs.resolve_schedule_def("weekly_training_schedule").cron_schedule == "0 5 * * 1"
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"quarantine_share_below_threshold", "rows_reconcile"} <= checks

@@ -1,0 +1,78 @@
+"""The selectors, one per inspected channel, described as data: which silver table, which key
+and day, how its labelled history and feature table are built. Training, the feature assets and
+(later) scoring are written once against this description."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from features.declarations import declaration_features
+from features.express import ParcelReferences, express_features
+from features.mail import mail_features
+
+# (records, history, references) -> one feature row per record
+FeatureBuilder = Callable[[DataFrame, DataFrame, ParcelReferences | None], DataFrame]
+
+
+def declaration_labels(silver: DataFrame) -> DataFrame:
+    """Labelled declarations: KCS `fraud` / `critical_fraud`, known from the inspection date (or,
+    for fully labelled loads like the public sample, from the declaration date)."""
+    return silver.where(F.col("fraud").isNotNull()).select(
+        "declaration_id", F.col("fraud").cast("int").alias("fraud"),
+        (F.col("critical_fraud") == 2).cast("int").alias("critical"),
+        F.coalesce("inspection_date", "date").alias("label_day"))
+
+
+def parcel_outcome_labels(record_id: str) -> Callable[[DataFrame], DataFrame]:
+    """Labelled parcels: outcome >= 1 is fraud, 2 critical, known from the inspection date."""
+    def labels(silver: DataFrame) -> DataFrame:
+        return silver.where(F.col("inspection_outcome").isNotNull()).select(
+            record_id, (F.col("inspection_outcome") >= 1).cast("int").alias("fraud"),
+            (F.col("inspection_outcome") == 2).cast("int").alias("critical"),
+            F.col("inspection_date").alias("label_day"))
+    return labels
+
+
+def _declarations(records: DataFrame, history: DataFrame, _refs: ParcelReferences | None) -> DataFrame:
+    history = history.withColumn("label_day", F.coalesce("inspection_date", "date"))
+    return declaration_features(records, history, label_day_column="label_day")
+
+
+@dataclass(frozen=True)
+class ChannelSelector:
+    """One channel's selector: its silver table, record key and day, labels and features."""
+
+    channel: str
+    model_name: str
+    record_id: str
+    day_column: str
+    labels: Callable[[DataFrame], DataFrame]
+    build_features: FeatureBuilder
+    needs_references: bool = False
+    description: str = ""
+
+    def feature_columns(self, columns: list[str]) -> list[str]:
+        """Model inputs among a feature table's columns (all but the key and the day)."""
+        return [c for c in columns if c not in (self.record_id, self.day_column, "fraud", "critical", "label_day")]
+
+
+SELECTORS: dict[str, ChannelSelector] = {
+    s.channel: s for s in (
+        ChannelSelector("declarations", "declarations_selector", "declaration_id", "date", declaration_labels,
+                        _declarations,
+                        description="general-cargo declarations: importer/declarant/seller/HS/country profiles, "
+                        "unit price against the HS6 norm"),
+        ChannelSelector("express", "express_selector", "house_awb", "arrival_date",
+                        parcel_outcome_labels("house_awb"), express_features, needs_references=True,
+                        description="express parcels: PCCC identity and usage, split shipments, declared vs "
+                        "paid, watch lists, contents words, profiles"),
+        ChannelSelector("mail", "mail_selector", "mail_id", "arrival_date", parcel_outcome_labels("mail_id"),
+                        mail_features, needs_references=True,
+                        description="international mail: supplements/medicines as gifts, PCCC identity, "
+                        "watch-list keywords, profiles"),
+    )
+}
