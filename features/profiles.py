@@ -77,6 +77,15 @@ def _prior_before_each_day(records: DataFrame, labelled: DataFrame, day_column: 
                         ((F.col("_c") + 0.01) / (F.col("_n") + 1)).alias("_prior_c"))
 
 
+PROFILE_STATS = ("n", "frauds", "fraud_rate", "critical_rate", "days_since")
+
+
+def _entity_keys(df: DataFrame, entities: dict[str, tuple[str, ...]]) -> Column:
+    """One (`_etype`, `_entity`) row per profiled entity of each row (exploded)."""
+    return F.explode(F.array(*[F.struct(F.lit(name).alias("_etype"), entity_key(cols).alias("_entity"))
+                               for name, cols in entities.items()])).alias("_e")
+
+
 def profile_features(
     records: DataFrame,
     labelled: DataFrame,
@@ -87,24 +96,32 @@ def profile_features(
 ) -> DataFrame:
     """Per record and entity: labelled count, fraud count, smoothed fraud and critical rates, days
     since the entity's last labelled record, all from `labelled` rows whose `label_day_column` is
-    before the record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1)."""
+    before the record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1).
+
+    Every entity is handled in one pass: (record, entity type, entity) rows in long form share one
+    running-sum grid, then pivot back to `<entity>_<stat>` columns (a join per entity would make a
+    plan Spark takes longer to optimise than to run)."""
     records = with_derived_keys(records)
     labelled = with_derived_keys(labelled)
     prior = _prior_before_each_day(records, labelled, day_column, label_day_column)
-    out = records.select(record_id, day_column)
-    for name, cols in entities.items():
-        daily = _label_counts(labelled, label_day_column, [entity_key(cols).alias("_entity")])
-        asked = records.select(entity_key(cols).alias("_entity"), F.col(day_column).alias("_day")).distinct()
-        stats = sums_before_each_day(asked, daily, ["_entity"], ["_n", "_f", "_c"]).join(prior, "_day", "left")
-        n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
-        feats = stats.select(
-            "_entity", "_day",
-            n.cast("double").alias(f"{name}_n"),
-            f.cast("double").alias(f"{name}_frauds"),
-            ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias(f"{name}_fraud_rate"),
-            ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias(f"{name}_critical_rate"),
-            F.datediff("_day", "_last").cast("double").alias(f"{name}_days_since"),
-        )
-        keyed = records.select(record_id, entity_key(cols).alias("_entity"), F.col(day_column).alias("_day"))
-        out = out.join(keyed.join(feats, ["_entity", "_day"], "left").drop("_entity", "_day"), record_id, "left")
-    return out
+    asked = records.select(record_id, F.col(day_column).alias("_day"), _entity_keys(records, entities)).select(
+        record_id, "_day", "_e._etype", "_e._entity")
+    exploded = labelled.select(F.col(label_day_column).alias("_ld"), "fraud", "critical",
+                               _entity_keys(labelled, entities)).select("_ld", "fraud", "critical", "_e.*")
+    daily = _label_counts(exploded, "_ld", ["_etype", "_entity"])
+    grid = asked.select("_etype", "_entity", "_day").distinct()
+    stats = sums_before_each_day(grid, daily, ["_etype", "_entity"], ["_n", "_f", "_c"]).join(prior, "_day", "left")
+    n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
+    values = stats.select(
+        "_etype", "_entity", "_day",
+        n.cast("double").alias("n"),
+        f.cast("double").alias("frauds"),
+        ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias("fraud_rate"),
+        ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias("critical_rate"),
+        F.datediff("_day", "_last").cast("double").alias("days_since"),
+    )
+    wide = (asked.join(values, ["_etype", "_entity", "_day"], "left")
+            .groupBy(record_id).pivot("_etype", list(entities))
+            .agg(*[F.first(stat).alias(stat) for stat in PROFILE_STATS]))
+    ordered = [f"{name}_{stat}" for name in entities for stat in PROFILE_STATS]
+    return records.select(record_id, day_column).join(wide.select(record_id, *ordered), record_id, "left")
