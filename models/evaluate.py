@@ -54,7 +54,9 @@ def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rate
     _log(f"features: {len(features)} rows x {len(feature_columns_pd(features))} in {time.perf_counter() - began:.1f}s")
     sets = {}
     for name, df in (("train", train), ("valid", valid), ("test", test)):
-        sets[name] = features.merge(_labels(df), on="declaration_id", how="inner")
+        # Sorted: row order out of Spark depends on the plan, and row sampling in training on the order.
+        sets[name] = (features.merge(_labels(df), on="declaration_id", how="inner")
+                      .sort_values(["date", "declaration_id"], ignore_index=True))
     columns = feature_columns_pd(features)
     _log(f"training on {len(sets['train'])} rows, validating on {len(sets['valid'])} ...")
     selector = train_selector(sets["train"], sets["valid"], columns, params or TrainParams())

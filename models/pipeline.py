@@ -108,7 +108,8 @@ def train_channel_selector(spark: SparkSession, settings: Settings, selector: Ch
     features_version, silver_version = latest_version(spark, features_path), latest_version(spark, silver_path)
     features = read_version(spark, features_path, features_version)
     labels = selector.labels(read_version(spark, silver_path, silver_version)).drop("label_day")
-    frame = features.join(labels, selector.record_id).toPandas()
+    frame = (features.join(labels, selector.record_id).toPandas()
+             .sort_values([selector.day_column, selector.record_id], ignore_index=True))  # plan-independent order
     if frame.empty:
         raise ValueError(f"no labelled {selector.channel} records yet: land inspection results first")
     valid_from = _validation_start(frame[selector.day_column], valid_days)
