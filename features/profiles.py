@@ -52,7 +52,7 @@ def with_derived_keys(df: DataFrame) -> DataFrame:
 
 
 def sums_before_each_day(asked: DataFrame, daily: DataFrame, keys: list[str], sums: list[str]) -> DataFrame:
-    """For every (keys, `_day`) row of `asked`: the sums of `daily`'s `sums` columns over the same
+    """For every (keys, `_day`) row of `asked`: the sums of the `sums` columns (of either side) over the same
     keys' *earlier* days (0 when none), and `_last`, the latest earlier day whose first sum is
     non-zero. This one running-sum grid makes every profile point-in-time."""
     grid = asked.join(daily, [*keys, "_day"], "full").fillna(0, sums)
@@ -77,7 +77,7 @@ def _prior_before_each_day(records: DataFrame, labelled: DataFrame, day_column: 
                         ((F.col("_c") + 0.01) / (F.col("_n") + 1)).alias("_prior_c"))
 
 
-PROFILE_STATS = ("n", "frauds", "fraud_rate", "critical_rate", "days_since")
+PROFILE_STATS = ("n", "frauds", "fraud_rate", "critical_rate", "days_since", "records")
 
 
 def _entity_keys(df: DataFrame, entities: dict[str, tuple[str, ...]]) -> Column:
@@ -96,7 +96,8 @@ def profile_features(
 ) -> DataFrame:
     """Per record and entity: labelled count, fraud count, smoothed fraud and critical rates, days
     since the entity's last labelled record, all from `labelled` rows whose `label_day_column` is
-    before the record's day. `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1).
+    before the record's day; and `records`, the entity's records (labelled or not) on earlier days.
+    `labelled` needs the entity columns, `fraud` (0/1) and `critical` (0/1).
 
     Every entity is handled in one pass: (record, entity type, entity) rows in long form share one
     running-sum grid, then pivot back to `<entity>_<stat>` columns (a join per entity would make a
@@ -109,8 +110,10 @@ def profile_features(
     exploded = labelled.select(F.col(label_day_column).alias("_ld"), "fraud", "critical",
                                _entity_keys(labelled, entities)).select("_ld", "fraud", "critical", "_e.*")
     daily = _label_counts(exploded, "_ld", ["_etype", "_entity"])
-    grid = asked.select("_etype", "_entity", "_day").distinct()
-    stats = sums_before_each_day(grid, daily, ["_etype", "_entity"], ["_n", "_f", "_c"]).join(prior, "_day", "left")
+    # `_r`: every record of the entity that day, labelled or not (a label-free frequency encoding).
+    grid = asked.groupBy("_etype", "_entity", "_day").agg(F.count(F.lit(1)).alias("_r"))
+    stats = sums_before_each_day(grid, daily, ["_etype", "_entity"], ["_n", "_f", "_c", "_r"]).join(
+        prior, "_day", "left")
     n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
     values = stats.select(
         "_etype", "_entity", "_day",
@@ -119,6 +122,7 @@ def profile_features(
         ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias("fraud_rate"),
         ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias("critical_rate"),
         F.datediff("_day", "_last").cast("double").alias("days_since"),
+        F.col("_r").cast("double").alias("records"),
     )
     wide = (asked.join(values, ["_etype", "_entity", "_day"], "left")
             .groupBy(record_id).pivot("_etype", list(entities))

@@ -77,11 +77,13 @@ def test_features_of_day_d_ignore_labels_of_day_d_and_later(spark):
 
 def test_profile_counts_only_earlier_days(spark):
     d0 = dt.date(2021, 1, 1)
-    rows = [_row(0, d0, "IMP", 1), _row(1, d0, "IMP", 1), _row(2, d0 + dt.timedelta(days=1), "IMP", 0)]
+    rows = [_row(0, d0, "IMP", 1), _row(1, d0, "IMP", 1), _row(2, d0 + dt.timedelta(days=1), "IMP", 0),
+            _row(3, d0, "IMP", None, None)]  # not inspected: counts as a record, not as a label
     feats = declaration_features(_declarations(spark, rows), _declarations(spark, rows)).toPandas()
     by_id = feats.set_index("declaration_id")
     assert by_id.loc["0", "importer_n"] == 0 and by_id.loc["1", "importer_n"] == 0  # same day: unseen
     assert by_id.loc["2", "importer_n"] == 2 and by_id.loc["2", "importer_days_since"] == 1
+    assert by_id.loc["2", "importer_records"] == 3 and by_id.loc["0", "importer_records"] == 0
     assert by_id.loc["2", "importer_fraud_rate"] > by_id.loc["0", "importer_fraud_rate"]
 
 
