@@ -3,14 +3,15 @@ vs paid, watch-list hits, contents words, parcel attributes and point-in-time ri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from features.parcels import (
+    ParcelReferences,
     content_flags,
     declared_vs_paid,
+    join_feature_parts,
+    parcel_labels,
     pccc_identity,
     pccc_usage,
     split_shipment_sums,
@@ -33,24 +34,6 @@ EXPRESS_ENTITIES: dict[str, tuple[str, ...]] = {
     "seller_platform": ("seller_id", "platform"),
     "courier_departure": ("courier_id", "country_of_departure"),
 }
-
-
-@dataclass(frozen=True)
-class ParcelReferences:
-    """Reference tables parcels are checked against (with their history columns)."""
-
-    registry: DataFrame
-    watch_lists: DataFrame
-    platform_orders: DataFrame | None = None
-
-
-def parcel_labels(history: DataFrame) -> DataFrame:
-    """Inspected parcels with `fraud` (outcome >= 1), `critical` (outcome 2) and `label_date`
-    (the inspection date: when the outcome became known)."""
-    return (history.where(F.col("inspection_outcome").isNotNull())
-            .withColumn("fraud", (F.col("inspection_outcome") >= 1).cast("int"))
-            .withColumn("critical", (F.col("inspection_outcome") == 2).cast("int"))
-            .withColumn("label_date", F.col("inspection_date")))
 
 
 def express_attributes(records: DataFrame) -> DataFrame:
@@ -91,7 +74,4 @@ def express_features(records: DataFrame, history: DataFrame, refs: ParcelReferen
     ]
     if refs.platform_orders is not None:
         parts.append(declared_vs_paid(valued, refs.platform_orders, RECORD_ID, DAY))
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.join(part.drop(DAY), RECORD_ID, "left")
-    return out.join(records.select(RECORD_ID, DAY), RECORD_ID)
+    return join_feature_parts(records, parts, RECORD_ID, DAY)

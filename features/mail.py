@@ -7,8 +7,17 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from features.express import ParcelReferences, parcel_labels
-from features.parcels import content_flags, pccc_identity, pccc_usage, watch_list_hits, with_values
+from features.parcels import (
+    ParcelReferences,
+    content_flags,
+    join_feature_parts,
+    parcel_labels,
+    pccc_given,
+    pccc_identity,
+    pccc_usage,
+    watch_list_hits,
+    with_values,
+)
 from features.profiles import profile_features
 
 RECORD_ID, DAY = "mail_id", "arrival_date"
@@ -38,7 +47,7 @@ def mail_attributes(records: DataFrame) -> DataFrame:
         (F.col("value_usd") / F.col("de_minimis_usd")).alias("value_to_de_minimis"),
         F.log1p("weight_kg").alias("log_weight"),
         (F.log1p("value_usd") - F.log1p("weight_kg")).alias("log_value_per_kg"),
-        (F.col("recipient_pccc").isNotNull() & (F.col("recipient_pccc") != "")).cast("double").alias("pccc_given"),
+        pccc_given().cast("double").alias("pccc_given"),
         F.dayofweek(DAY).cast("double").alias("day_of_week"),
     )
 
@@ -60,7 +69,4 @@ def mail_features(records: DataFrame, history: DataFrame, refs: ParcelReferences
         watch_list_hits(records, refs.watch_lists, RECORD_ID, DAY, {}, "contents_description"),
         profile_features(records, parcel_labels(history), MAIL_ENTITIES, RECORD_ID, DAY),
     ]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.join(part.drop(DAY), RECORD_ID, "left")
-    return out.join(records.select(RECORD_ID, DAY), RECORD_ID)
+    return join_feature_parts(records, parts, RECORD_ID, DAY)

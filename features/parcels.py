@@ -10,6 +10,8 @@ and include that day (the day's batch is all known when it is scored)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -24,6 +26,37 @@ SUPPLEMENT_WORDS = ("vitamin", "비타민", "omega", "probiotic", "propolis", "�
                     "glucosamine", "melatonin", "멜라토닌", "collagen", "supplement")
 MEDICINE_WORDS = ("painkiller", "antibiotic", "medicine", "pill", "capsule", "tablet", "의약품", "finasteride",
                   "sildenafil", "sibutramine", "시부트라민")
+
+
+@dataclass(frozen=True)
+class ParcelReferences:
+    """Reference tables parcels are checked against (with their history columns)."""
+
+    registry: DataFrame
+    watch_lists: DataFrame
+    platform_orders: DataFrame | None = None
+
+
+def parcel_labels(history: DataFrame) -> DataFrame:
+    """Inspected parcels with `fraud` (outcome >= 1), `critical` (outcome 2) and `label_date`
+    (the inspection date: when the outcome became known)."""
+    return (history.where(F.col("inspection_outcome").isNotNull())
+            .withColumn("fraud", (F.col("inspection_outcome") >= 1).cast("int"))
+            .withColumn("critical", (F.col("inspection_outcome") == 2).cast("int"))
+            .withColumn("label_date", F.col("inspection_date")))
+
+
+def pccc_given() -> Column:
+    """The record carries a recipient PCCC (not null, not empty)."""
+    return F.col("recipient_pccc").isNotNull() & (F.col("recipient_pccc") != "")
+
+
+def join_feature_parts(records: DataFrame, parts: list[DataFrame], record_id: str, day_column: str) -> DataFrame:
+    """One row per record: every part's columns joined on the key, then the record's day."""
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.join(part.drop(day_column), record_id, "left")
+    return out.join(records.select(record_id, day_column), record_id)
 
 
 def _day_number(day_column: str) -> Column:
@@ -86,7 +119,7 @@ def pccc_usage(records: DataFrame, record_id: str, day_column: str, attributes: 
     """How a PCCC is used: parcels and distinct values of each attribute (`name` -> column) under
     the same PCCC over the trailing `days` days (one code used by many names or phones is misuse).
     Records without a PCCC get nulls."""
-    has = records.where(F.col("recipient_pccc").isNotNull() & (F.col("recipient_pccc") != ""))
+    has = records.where(pccc_given())
     window = trailing_window(["recipient_pccc"], day_column, days)
     columns = [F.count(F.lit(1)).over(window).cast("double").alias(f"pccc_parcels_{days}d")]
     columns += [F.size(F.collect_set(column).over(window)).cast("double").alias(f"pccc_distinct_{name}_{days}d")
@@ -99,7 +132,7 @@ def split_shipment_sums(records: DataFrame, record_id: str, day_column: str, day
     """Parcels and summed USD value per PCCC, and per PCCC x seller, over the trailing `days`
     days, against the de minimis: several parcels that are each under it but together over it is
     the split-shipment pattern. Needs `value_usd` and `de_minimis_usd` (see `with_values`)."""
-    has = records.where(F.col("recipient_pccc").isNotNull() & (F.col("recipient_pccc") != ""))
+    has = records.where(pccc_given())
     out = []
     for name, keys in (("pccc", ["recipient_pccc"]), ("pccc_seller", ["recipient_pccc", "seller_id"])):
         window = trailing_window(keys, day_column, days)

@@ -11,8 +11,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from features.declarations import declaration_features
-from features.express import ParcelReferences, express_features
+from features.express import express_features
 from features.mail import mail_features
+from features.parcels import ParcelReferences
 
 # (records, history, references) -> one feature row per record
 FeatureBuilder = Callable[[DataFrame, DataFrame, ParcelReferences | None], DataFrame]

@@ -12,7 +12,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from features.express import ParcelReferences
+from features.parcels import ParcelReferences
 from jobs.settings import Settings
 from jobs.tables import table_exists
 from models.channels import SELECTORS, ChannelSelector

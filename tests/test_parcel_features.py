@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
-from features.express import ParcelReferences, express_features
+from features.express import express_features
 from features.mail import mail_features
+from features.parcels import ParcelReferences
 from jobs.sources import EXPRESS, MAIL, PCCC_REGISTRY, PLATFORM_ORDERS, WATCH_LISTS
 
 D = dt.date(2024, 3, 10)
