@@ -10,31 +10,24 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from features.declarations import declaration_features
+from features.declarations import declaration_features, labelled_history
 from features.express import express_features
 from features.mail import mail_features
-from features.parcels import ParcelReferences
+from features.parcels import ParcelReferences, parcel_labels
 
 # (records, history, references) -> one feature row per record
 FeatureBuilder = Callable[[DataFrame, DataFrame, ParcelReferences | None], DataFrame]
 
 
 def declaration_labels(silver: DataFrame) -> DataFrame:
-    """Labelled declarations: KCS `fraud` / `critical_fraud`, known from the inspection date (or,
-    for fully labelled loads like the public sample, from the declaration date)."""
-    return silver.where(F.col("fraud").isNotNull()).select(
-        "declaration_id", F.col("fraud").cast("int").alias("fraud"),
-        (F.col("critical_fraud") == 2).cast("int").alias("critical"),
-        F.coalesce("inspection_date", "date").alias("label_day"))
+    """Labelled declarations: `fraud` and `critical` (KCS `critical_fraud` = 2)."""
+    return labelled_history(silver).select("declaration_id", "fraud", "critical")
 
 
 def parcel_outcome_labels(record_id: str) -> Callable[[DataFrame], DataFrame]:
-    """Labelled parcels: outcome >= 1 is fraud, 2 critical, known from the inspection date."""
+    """Labelled parcels: outcome >= 1 is fraud, 2 critical."""
     def labels(silver: DataFrame) -> DataFrame:
-        return silver.where(F.col("inspection_outcome").isNotNull()).select(
-            record_id, (F.col("inspection_outcome") >= 1).cast("int").alias("fraud"),
-            (F.col("inspection_outcome") == 2).cast("int").alias("critical"),
-            F.col("inspection_date").alias("label_day"))
+        return parcel_labels(silver).select(record_id, "fraud", "critical")
     return labels
 
 
@@ -51,14 +44,14 @@ class ChannelSelector:
     model_name: str
     record_id: str
     day_column: str
-    labels: Callable[[DataFrame], DataFrame]
+    labels: Callable[[DataFrame], DataFrame]  # silver -> (record key, fraud, critical) of labelled rows
     build_features: FeatureBuilder
     needs_references: bool = False
     description: str = ""
 
     def feature_columns(self, columns: list[str]) -> list[str]:
         """Model inputs among a feature table's columns (all but the key and the day)."""
-        return [c for c in columns if c not in (self.record_id, self.day_column, "fraud", "critical", "label_day")]
+        return [c for c in columns if c not in (self.record_id, self.day_column, "fraud", "critical")]
 
 
 SELECTORS: dict[str, ChannelSelector] = {

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from features.declarations import declaration_features
 from jobs.sources import DECLARATIONS
+from models.channels import SELECTORS
 from models.metrics import ranking_report, selection_metrics
 from models.selection import fraud_ranking, published_ranking
 from models.train import Selector, TrainParams, train_selector
@@ -51,13 +52,13 @@ def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rate
     began = time.perf_counter()
     _log("building point-in-time features ...")
     features = declaration_features(records, history).toPandas()
-    _log(f"features: {len(features)} rows x {len(feature_columns_pd(features))} in {time.perf_counter() - began:.1f}s")
+    columns = SELECTORS["declarations"].feature_columns(list(features.columns))
+    _log(f"features: {len(features)} rows x {len(columns)} in {time.perf_counter() - began:.1f}s")
     sets = {}
     for name, df in (("train", train), ("valid", valid), ("test", test)):
         # Sorted: row order out of Spark depends on the plan, and row sampling in training on the order.
         sets[name] = (features.merge(_labels(df), on="declaration_id", how="inner")
                       .sort_values(["date", "declaration_id"], ignore_index=True))
-    columns = feature_columns_pd(features)
     _log(f"training on {len(sets['train'])} rows, validating on {len(sets['valid'])} ...")
     selector = train_selector(sets["train"], sets["valid"], columns, params or TrainParams())
     _log(f"trained in {selector.train_seconds:.1f}s; scoring {len(sets['test'])} test rows")
@@ -65,11 +66,6 @@ def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rate
     report["train_seconds"] = round(selector.train_seconds, 2)
     report["n_train"], report["n_valid"] = len(sets["train"]), len(sets["valid"])
     return report, selector
-
-
-def feature_columns_pd(features: pd.DataFrame) -> list[str]:
-    """Model inputs of a collected feature table."""
-    return [c for c in features.columns if c not in ("declaration_id", "date", "fraud", "critical")]
 
 
 def score_report(selector: Selector, test: pd.DataFrame, rates: list[float], critical_share: float) -> dict:

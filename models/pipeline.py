@@ -15,12 +15,10 @@ from pyspark.sql import functions as F
 from features.parcels import ParcelReferences
 from jobs.settings import Settings
 from jobs.tables import table_exists
-from models.channels import SELECTORS, ChannelSelector
+from models.channels import ChannelSelector
 from models.evaluate import CRITICAL_SHARE, DEFAULT_RATES, score_report
 from models.registry import log_training_run, promote_if_better
 from models.train import TrainParams, train_selector
-
-DECLARATIONS_MODEL = SELECTORS["declarations"].model_name
 
 
 @dataclass
@@ -107,7 +105,7 @@ def train_channel_selector(spark: SparkSession, settings: Settings, selector: Ch
         raise ValueError(f"features.{selector.channel} does not exist yet: build the feature table first")
     features_version, silver_version = latest_version(spark, features_path), latest_version(spark, silver_path)
     features = read_version(spark, features_path, features_version)
-    labels = selector.labels(read_version(spark, silver_path, silver_version)).drop("label_day")
+    labels = selector.labels(read_version(spark, silver_path, silver_version))
     frame = (features.join(labels, selector.record_id).toPandas()
              .sort_values([selector.day_column, selector.record_id], ignore_index=True))  # plan-independent order
     if frame.empty:
