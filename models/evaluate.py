@@ -21,7 +21,7 @@ from models.selection import fraud_ranking, published_ranking
 from models.train import Selector, TrainParams, train_selector
 
 DEFAULT_RATES = [0.01, 0.02, 0.05, 0.1]
-CRITICAL_SHARE = 0.3  # of each day's capacity reserved for the highest critical scores
+CRITICAL_SHARE = 0.2  # of each day's capacity reserved for the highest critical scores (see README: chosen on backtests)
 
 
 def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
@@ -31,7 +31,10 @@ def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
     missing = [h for h in by_header if h not in raw.columns]
     if missing:
         raise ValueError(f"{paths}: not KCS-schema files, missing columns {missing}")
-    return raw.select([F.col(f"`{h}`").try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
+    typed = raw.select([F.col(f"`{h}`").try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
+    # A five-digit HS code is a six-digit one that lost its leading zero in a spreadsheet.
+    hs6 = F.col("hs6_code")
+    return typed.withColumn("hs6_code", F.when(hs6.rlike("^[0-9]{5}$"), F.concat(F.lit("0"), hs6)).otherwise(hs6))
 
 
 def _labels(df: DataFrame) -> pd.DataFrame:

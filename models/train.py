@@ -13,9 +13,11 @@ import xgboost as xgb
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Hyperparameters of both boosters (the critical one reuses them with its own weight)."""
+    """Hyperparameters of both boosters (the critical one is shallower: it learns from the few
+    hundred critical cases among the frauds)."""
 
     max_depth: int = 8
+    critical_max_depth: int = 4
     learning_rate: float = 0.05
     n_estimators: int = 1000
     subsample: float = 0.9
@@ -28,7 +30,8 @@ class TrainParams:
 
 @dataclass
 class Selector:
-    """The trained pair of boosters and the feature order they expect."""
+    """The trained pair of boosters and the feature order they expect: `fraud` scores P(fraud),
+    `critical` scores P(critical | fraud) (critical cases are a subset of fraud)."""
 
     fraud: xgb.XGBClassifier
     critical: xgb.XGBClassifier
@@ -37,36 +40,43 @@ class Selector:
     info: dict = field(default_factory=dict)
 
     def scores(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Fraud and critical probabilities for the rows of `frame`."""
+        """Fraud and critical probabilities for the rows of `frame`; the critical one is
+        P(fraud) x P(critical | fraud), so a critical-looking record that is unlikely to be
+        fraud at all does not take an inspection from a likely critical case."""
         x = frame[self.features].astype(float)
-        return self.fraud.predict_proba(x)[:, 1], self.critical.predict_proba(x)[:, 1]
+        fraud = self.fraud.predict_proba(x)[:, 1]
+        if self.critical is self.fraud:
+            return fraud, fraud
+        return fraud, fraud * self.critical.predict_proba(x)[:, 1]
 
 
-def _booster(params: TrainParams, scale_pos_weight: float = 1.0) -> xgb.XGBClassifier:
+def _booster(params: TrainParams, max_depth: int | None = None) -> xgb.XGBClassifier:
     return xgb.XGBClassifier(
-        tree_method="hist", max_depth=params.max_depth, learning_rate=params.learning_rate,
+        tree_method="hist", max_depth=max_depth or params.max_depth, learning_rate=params.learning_rate,
         n_estimators=params.n_estimators, subsample=params.subsample, colsample_bytree=params.colsample_bytree,
         min_child_weight=params.min_child_weight, early_stopping_rounds=params.early_stopping_rounds,
-        eval_metric="aucpr", n_jobs=params.nthread, random_state=params.seed, scale_pos_weight=scale_pos_weight,
+        eval_metric="aucpr", n_jobs=params.nthread, random_state=params.seed,
     )
 
 
 def train_selector(train: pd.DataFrame, valid: pd.DataFrame, features: list[str],
                    params: TrainParams | None = None) -> Selector:
-    """Fit the fraud and critical boosters on `train`, stopping on `valid` (a later window)."""
+    """Fit the fraud booster on `train`, stopping on `valid` (a later window), and the critical
+    booster on the fraud rows of both: which frauds are critical (public-safety) cases."""
     params = params or TrainParams()
     began = time.perf_counter()
-    x_train, x_valid = train[features].astype(float), valid[features].astype(float)
     for name, frame in (("training", train), ("validation", valid)):
         if frame["fraud"].nunique() < 2:
             raise ValueError(f"the {name} window needs both fraud and clear labels ({len(frame)} rows)")
     fraud = _booster(params)
-    fraud.fit(x_train, train["fraud"], eval_set=[(x_valid, valid["fraud"])], verbose=False)
+    fraud.fit(train[features].astype(float), train["fraud"],
+              eval_set=[(valid[features].astype(float), valid["fraud"])], verbose=False)
     info = {"fraud_best_iteration": int(fraud.best_iteration)}
-    positives = int(train["critical"].sum())
-    if positives >= 2 and valid["critical"].sum() >= 1:
-        critical = _booster(params, scale_pos_weight=min(20.0, (len(train) - positives) / positives))
-        critical.fit(x_train, train["critical"], eval_set=[(x_valid, valid["critical"])], verbose=False)
+    train_frauds, valid_frauds = train[train["fraud"] == 1], valid[valid["fraud"] == 1]
+    if train_frauds["critical"].nunique() == 2 and valid_frauds["critical"].sum() >= 1:
+        critical = _booster(params, max_depth=params.critical_max_depth)
+        critical.fit(train_frauds[features].astype(float), train_frauds["critical"],
+                     eval_set=[(valid_frauds[features].astype(float), valid_frauds["critical"])], verbose=False)
         info["critical_best_iteration"] = int(critical.best_iteration)
     else:  # too few critical labels to learn from: rank critical cases by the fraud score
         critical = fraud

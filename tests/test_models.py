@@ -87,6 +87,46 @@ def test_profile_counts_only_earlier_days(spark):
     assert by_id.loc["2", "importer_fraud_rate"] > by_id.loc["0", "importer_fraud_rate"]
 
 
+def test_identical_consignments_carry_earlier_outcomes(spark):
+    d0 = dt.date(2021, 1, 1)
+    same_goods = {"hs6_code": "071080", "net_mass": 24000.0, "item_price": 6360000.0}
+    rows = [dict(_row(0, d0, "A", 1), **same_goods), dict(_row(1, d0 + dt.timedelta(days=1), "B", 1), **same_goods),
+            dict(_row(2, d0 + dt.timedelta(days=2), "C", None, None), **same_goods),
+            dict(_row(3, d0 + dt.timedelta(days=2), "D", 0), **same_goods),  # same day as 2: not seen by it
+            _row(4, d0 + dt.timedelta(days=2), "E", None, None)]  # other goods
+    feats = declaration_features(_declarations(spark, rows), _declarations(spark, rows)).toPandas()
+    by_id = feats.set_index("declaration_id")
+    assert by_id.loc["2", "consignment_n"] == 2 and by_id.loc["2", "consignment_frauds"] == 2
+    assert by_id.loc["2", "hs6_mass_n"] == 2 and by_id.loc["4", "consignment_n"] == 0
+    assert by_id.loc["2", "consignment_fraud_rate"] > by_id.loc["4", "consignment_fraud_rate"]
+    assert by_id.loc["2", "consignment_days_since"] == 1 and pd.isna(by_id.loc["0", "consignment_days_since"])
+
+
+def test_five_digit_hs_codes_get_their_leading_zero(spark, tmp_path):
+    from models.evaluate import read_kcs_csv
+    from tests.conftest import HEADER, declaration_line
+
+    path = tmp_path / "kcs.csv"
+    path.write_text(f"{HEADER}\n{declaration_line('1', hs6_code='71080')}\n")
+    assert read_kcs_csv(spark, [path]).first()["hs6_code"] == "071080"
+    feats = declaration_features(read_kcs_csv(spark, [path]), read_kcs_csv(spark, [path]))
+    assert feats.count() == 1
+
+
+def test_critical_score_is_fraud_times_critical_given_fraud():
+    from models.train import TrainParams, train_selector
+
+    train, valid = _synthetic(800, 4), _synthetic(400, 5)
+    selector = train_selector(train, valid, ["a", "b", "c"], TrainParams(n_estimators=60, max_depth=3))
+    fraud, critical = selector.scores(valid)
+    given_fraud = selector.critical.predict_proba(valid[["a", "b", "c"]].astype(float))[:, 1]
+    np.testing.assert_allclose(critical, fraud * given_fraud, rtol=1e-6)
+    assert "critical_best_iteration" in selector.info
+    # among the frauds, the critical ones (b > 1) score higher than the others
+    frauds = valid["fraud"] == 1
+    assert given_fraud[frauds & (valid["critical"] == 1)].mean() > given_fraud[frauds & (valid["critical"] == 0)].mean()
+
+
 @pytest.fixture
 def tracking(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
