@@ -21,7 +21,7 @@ from models.selection import fraud_ranking, published_ranking
 from models.train import Selector, TrainParams, train_selector
 
 DEFAULT_RATES = [0.01, 0.02, 0.05, 0.1]
-CRITICAL_SHARE = 0.2  # of each day's capacity reserved for the highest critical scores (see README: chosen on backtests)
+CRITICAL_SHARE = 0.2  # of the capacity reserved for the highest critical scores (README: chosen on backtests)
 
 
 def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
