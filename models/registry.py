@@ -74,7 +74,9 @@ def log_training_run(selector: Selector, params: TrainParams, report: dict, samp
         signature = infer_signature(x, selector.fraud.predict_proba(x)[:, 1])
         info = mlflow.xgboost.log_model(selector.fraud, name="fraud_model", signature=signature,
                                         registered_model_name=model_name, input_example=x.head(3))
+        # P(critical | fraud): the published critical score is the fraud model's score times this one.
         mlflow.xgboost.log_model(selector.critical, name="critical_model", signature=signature)
+        mlflow.set_tag("critical_score", "fraud_model x critical_model (P(critical | fraud))")
         MlflowClient().set_model_version_tag(model_name, info.registered_model_version, "run_id", run.info.run_id)
     return str(info.registered_model_version)
 
