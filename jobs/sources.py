@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 SourceKind = Literal["event", "reference", "feedback"]
@@ -254,3 +256,9 @@ SOURCES: dict[str, SourceSpec] = {
 }
 # Channels whose records get inspection outcomes, and the key an inspection result refers to.
 INSPECTED_CHANNELS: dict[str, SourceSpec] = {"declarations": DECLARATIONS, "express": EXPRESS, "mail": MAIL}
+
+
+def restore_hs6_leading_zero(hs6: SparkColumn) -> SparkColumn:
+    """A five-digit HS code is a six-digit one that lost its leading zero (chapters 01-09 stored as
+    a number, e.g. by a spreadsheet): put it back; anything else is left for the format rule."""
+    return F.when(hs6.rlike("^[0-9]{5}$"), F.concat(F.lit("0"), hs6)).otherwise(hs6)

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from features.declarations import declaration_features
-from jobs.sources import DECLARATIONS
+from jobs.sources import DECLARATIONS, restore_hs6_leading_zero
 from models.channels import SELECTORS
 from models.metrics import ranking_report, selection_metrics
 from models.selection import fraud_ranking, published_ranking
@@ -32,9 +32,7 @@ def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
     if missing:
         raise ValueError(f"{paths}: not KCS-schema files, missing columns {missing}")
     typed = raw.select([F.col(f"`{h}`").try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
-    # A five-digit HS code is a six-digit one that lost its leading zero in a spreadsheet.
-    hs6 = F.col("hs6_code")
-    return typed.withColumn("hs6_code", F.when(hs6.rlike("^[0-9]{5}$"), F.concat(F.lit("0"), hs6)).otherwise(hs6))
+    return typed.withColumn("hs6_code", restore_hs6_leading_zero(F.col("hs6_code")))
 
 
 def _labels(df: DataFrame) -> pd.DataFrame:

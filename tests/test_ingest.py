@@ -38,6 +38,15 @@ def test_clean_day_lands_typed_in_silver(spark, settings):
     assert rows[0]._source_file.endswith("a.csv") and rows[0]._line_number == 2
 
 
+def test_five_digit_hs_code_lands_with_its_leading_zero(spark, settings):
+    lines = [declaration_line("padded", hs6_code="71080"), declaration_line("short", hs6_code="7108")]
+    write_landing(settings.landing_dir, "a.csv", lines)
+    result = ingest(spark, settings)
+    assert result.valid_rows == 1 and result.quarantined == 1
+    assert [(r.declaration_id, r.hs6_code) for r in silver(spark, settings).collect()] == [("padded", "071080")]
+    assert [set(r.failed_rules) for r in quarantine(spark, settings).collect()] == [{"hs6_code_six_digits"}]
+
+
 def test_bad_rows_are_quarantined_with_every_reason_and_never_reach_silver(spark, settings):
     lines = [
         declaration_line("ok"),
