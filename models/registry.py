@@ -20,6 +20,9 @@ from models.selection import fraud_ranking
 from models.train import Selector, TrainParams
 
 GATE_RATE = 0.05  # promotion compares precision at this inspection rate
+CRITICAL_SCORE_TAG = "critical_score"  # run tag: how the run's critical score is made
+FRAUD_X_CRITICAL = "fraud_model x critical_model (P(critical | fraud))"
+FRAUD_ONLY = "fraud_model (too few critical labels: critical_model is the fraud model)"
 
 
 def tracking_uri() -> str:
@@ -76,7 +79,7 @@ def log_training_run(selector: Selector, params: TrainParams, report: dict, samp
                                         registered_model_name=model_name, input_example=x.head(3))
         # P(critical | fraud): the published critical score is the fraud model's score times this one.
         mlflow.xgboost.log_model(selector.critical, name="critical_model", signature=signature)
-        mlflow.set_tag("critical_score", "fraud_model x critical_model (P(critical | fraud))")
+        mlflow.set_tag(CRITICAL_SCORE_TAG, FRAUD_ONLY if selector.critical is selector.fraud else FRAUD_X_CRITICAL)
         MlflowClient().set_model_version_tag(model_name, info.registered_model_version, "run_id", run.info.run_id)
     return str(info.registered_model_version)
 
@@ -114,3 +117,20 @@ def promote_if_better(model_name: str, version: str, valid: pd.DataFrame, rate: 
         return {**decision, "promoted": True, "reason": "beats the champion on the same validation window"}
     client.set_registered_model_alias(model_name, "challenger", version)
     return {**decision, "promoted": False, "reason": "does not beat the champion: stays challenger"}
+
+
+def load_selector(model_name: str, alias: str = "champion") -> Selector:
+    """The registered fraud model under `alias` together with the critical model of the same run,
+    as a Selector whose `scores` give what training published: how scoring loads both."""
+    mlflow.set_tracking_uri(tracking_uri())
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(model_name, alias)
+    fraud = mlflow.xgboost.load_model(f"models:/{model_name}@{alias}")
+    run = client.get_run(version.run_id)
+    features = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/features.json")["features"]
+    if run.data.tags.get(CRITICAL_SCORE_TAG) == FRAUD_ONLY:
+        critical = fraud
+    else:
+        critical = mlflow.xgboost.load_model(f"runs:/{version.run_id}/critical_model")
+    return Selector(fraud, critical, features, train_seconds=0.0,
+                    info={"model_name": model_name, "version": str(version.version), "run_id": version.run_id})

@@ -162,3 +162,24 @@ def test_promotion_gate_keeps_the_better_champion(tracking):
     client = MlflowClient()
     assert str(client.get_model_version_by_alias("test_selector", "champion").version) == v_good
     assert str(client.get_model_version_by_alias("test_selector", "challenger").version) == v_bad
+    # scoring loads the champion with the critical model of its run and scores as training did
+    from models.registry import load_selector
+
+    loaded = load_selector("test_selector")
+    assert loaded.info["version"] == v_good and loaded.features == ["a", "b", "c"]
+    for got, expected in zip(loaded.scores(valid), good.scores(valid), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_loaded_selector_without_critical_labels_ranks_critical_by_fraud(tracking):
+    from models.registry import load_selector, log_training_run, promote_if_better
+    from models.train import TrainParams, train_selector
+
+    train, valid = _synthetic(400, 6).assign(critical=0), _synthetic(200, 7).assign(critical=0)
+    selector = train_selector(train, valid, ["a", "b", "c"], TrainParams(n_estimators=30, max_depth=3))
+    assert selector.critical is selector.fraud
+    version = log_training_run(selector, TrainParams(), {}, valid, "fallback_selector", {"train": "synthetic"})
+    promote_if_better("fallback_selector", version, valid)
+    fraud, critical = load_selector("fallback_selector").scores(valid)
+    np.testing.assert_allclose(critical, fraud)
+    np.testing.assert_allclose(fraud, selector.scores(valid)[0], rtol=1e-6)
