@@ -67,10 +67,10 @@ def entity_key(columns: tuple[str, ...]) -> Column:
 
 
 def with_derived_keys(df: DataFrame) -> DataFrame:
-    """Columns profiles need that the schema does not carry: HS4 (of the zero-padded HS6, since a
-    code stored as a number loses its leading zero) and the net-mass size band."""
+    """Columns profiles need that the schema does not carry: HS4 and the net-mass size band. (HS6
+    codes arrive six digits long: landing and `read_kcs_csv` repair a lost leading zero.)"""
     if "hs6_code" in df.columns:
-        df = df.withColumn("hs4", F.substring(F.lpad("hs6_code", 6, "0"), 1, 4))
+        df = df.withColumn("hs4", F.substring("hs6_code", 1, 4))
     if "net_mass" in df.columns:
         df = df.withColumn("mass_band", F.floor(F.log1p(F.greatest(F.col("net_mass"), F.lit(0.0))) / MASS_BAND_WIDTH))
     return df

@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 from jobs.bronze import read_bronze_batch
 from jobs.feedback import apply_inspection_results, with_record_known
 from jobs.settings import Settings
-from jobs.sources import SourceSpec, restore_hs6_leading_zero
+from jobs.sources import SourceSpec
 from jobs.tables import Days, as_days, merge_by_key, merge_history, read_partition, replace_partition
 
 RAW_SUFFIX = "__raw"
@@ -154,12 +154,11 @@ def validation_frame(candidates: DataFrame, spec: SourceSpec) -> DataFrame:
     every non-string column, the raw string as `<name>__raw` so format rules can see it."""
     cols = []
     for c in spec.columns:
-        if c.name == "hs6_code":
-            cols.append(restore_hs6_leading_zero(F.col(c.name)).alias(c.name))
-        elif isinstance(c.dtype, T.StringType):
-            cols.append(F.col(c.name))
+        value = c.repaired(F.col(c.name))
+        if isinstance(c.dtype, T.StringType):
+            cols.append(value.alias(c.name))
         else:
-            cols.append(F.col(c.name).try_cast(c.dtype).alias(c.name))
+            cols.append(value.try_cast(c.dtype).alias(c.name))
             cols.append(F.col(c.name).alias(c.name + RAW_SUFFIX))
     lineage = ["_row_hash", "_source_file", "_line_number", "_file_checksum", "_raw_line", "_ingested_at",
                "_partition_date"]

@@ -7,6 +7,7 @@ from these descriptions; adding a source means adding a `SourceSpec` (and its ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,14 +18,26 @@ from pyspark.sql import types as T
 SourceKind = Literal["event", "reference", "feedback"]
 
 
+def restore_hs6_leading_zero(hs6: SparkColumn) -> SparkColumn:
+    """A five-digit HS code is a six-digit one that lost its leading zero (chapters 01-09 stored as
+    a number, e.g. by a spreadsheet): put it back; anything else is left for the format rule."""
+    return F.when(hs6.rlike("^[0-9]{5}$"), F.concat(F.lit("0"), hs6)).otherwise(hs6)
+
+
 @dataclass(frozen=True)
 class Column:
-    """One column: its snake_case name in the lake, its header in landing files, its silver type."""
+    """One column: its snake_case name in the lake, its header in landing files, its silver type,
+    and the repair of a known delivery artefact applied to the delivered string before the rules."""
 
     name: str
     header: str
     dtype: T.DataType
     description: str = ""
+    repair: Callable[[SparkColumn], SparkColumn] | None = None
+
+    def repaired(self, delivered: SparkColumn) -> SparkColumn:
+        """The delivered string with this column's repair applied (unchanged when it has none)."""
+        return self.repair(delivered) if self.repair else delivered
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,9 @@ class SourceSpec:
         return T.StructType([T.StructField(c.name, c.dtype, True) for c in self.columns])
 
 
-def _c(name: str, header: str, dtype: T.DataType, description: str) -> Column:
-    return Column(name, header, dtype, description)
+def _c(name: str, header: str, dtype: T.DataType, description: str,
+       repair: Callable[[SparkColumn], SparkColumn] | None = None) -> Column:
+    return Column(name, header, dtype, description, repair)
 
 
 INSPECTION_COLUMNS = (
@@ -91,7 +105,8 @@ DECLARATIONS = SourceSpec(
         _c("importer_id", "Importer ID", T.StringType(), "Importer"),
         _c("seller_id", "Seller ID", T.StringType(), "Foreign seller"),
         _c("courier_id", "Courier ID", T.StringType(), "Express courier (empty for general cargo)"),
-        _c("hs6_code", "HS6 Code", T.StringType(), "Harmonized System 6-digit code"),
+        _c("hs6_code", "HS6 Code", T.StringType(), "Harmonized System 6-digit code",
+           restore_hs6_leading_zero),
         _c("country_of_departure", "Country of Departure", T.StringType(), "ISO-3166 alpha-2"),
         _c("country_of_origin", "Country of Origin", T.StringType(), "ISO-3166 alpha-2"),
         _c("tax_rate", "Tax Rate", T.DoubleType(), "Duty rate, percent"),
@@ -128,7 +143,8 @@ EXPRESS = SourceSpec(
         _c("recipient_phone", "Recipient Phone", T.StringType(), "Recipient phone (personal data)"),
         _c("recipient_postcode", "Recipient Postcode", T.StringType(), "5-digit Korean postcode"),
         _c("item_description", "Item Description", T.StringType(), "Declared contents"),
-        _c("hs6_code", "HS6 Code", T.StringType(), "HS 6-digit code (may be missing)"),
+        _c("hs6_code", "HS6 Code", T.StringType(), "HS 6-digit code (may be missing)",
+           restore_hs6_leading_zero),
         _c("quantity", "Quantity", T.IntegerType(), "Pieces"),
         _c("gross_weight_kg", "Gross Weight", T.DoubleType(), "kg"),
         _c("declared_value", "Declared Value", T.DoubleType(), "In `currency`"),
@@ -256,9 +272,3 @@ SOURCES: dict[str, SourceSpec] = {
 }
 # Channels whose records get inspection outcomes, and the key an inspection result refers to.
 INSPECTED_CHANNELS: dict[str, SourceSpec] = {"declarations": DECLARATIONS, "express": EXPRESS, "mail": MAIL}
-
-
-def restore_hs6_leading_zero(hs6: SparkColumn) -> SparkColumn:
-    """A five-digit HS code is a six-digit one that lost its leading zero (chapters 01-09 stored as
-    a number, e.g. by a spreadsheet): put it back; anything else is left for the format rule."""
-    return F.when(hs6.rlike("^[0-9]{5}$"), F.concat(F.lit("0"), hs6)).otherwise(hs6)

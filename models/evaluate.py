@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from features.declarations import declaration_features
-from jobs.sources import DECLARATIONS, restore_hs6_leading_zero
+from jobs.sources import DECLARATIONS
 from models.channels import SELECTORS
 from models.metrics import ranking_report, selection_metrics
 from models.selection import fraud_ranking, published_ranking
@@ -31,8 +31,7 @@ def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
     missing = [h for h in by_header if h not in raw.columns]
     if missing:
         raise ValueError(f"{paths}: not KCS-schema files, missing columns {missing}")
-    typed = raw.select([F.col(f"`{h}`").try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
-    return typed.withColumn("hs6_code", restore_hs6_leading_zero(F.col("hs6_code")))
+    return raw.select([c.repaired(F.col(f"`{h}`")).try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
 
 
 def _labels(df: DataFrame) -> pd.DataFrame:

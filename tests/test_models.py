@@ -108,9 +108,9 @@ def test_five_digit_hs_codes_get_their_leading_zero(spark, tmp_path):
 
     path = tmp_path / "kcs.csv"
     path.write_text(f"{HEADER}\n{declaration_line('1', hs6_code='71080')}\n")
-    assert read_kcs_csv(spark, [path]).first()["hs6_code"] == "071080"
-    feats = declaration_features(read_kcs_csv(spark, [path]), read_kcs_csv(spark, [path]))
-    assert feats.count() == 1
+    declarations = read_kcs_csv(spark, [path])
+    assert declarations.first()["hs6_code"] == "071080"
+    assert declaration_features(declarations, declarations).count() == 1
 
 
 def test_critical_score_is_fraud_times_critical_given_fraud():
