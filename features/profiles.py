@@ -52,7 +52,7 @@ DECLARATION_ENTITIES: dict[str, tuple[str, ...]] = {
     # Identical consignments: the same goods at the same net mass (and value), and the same goods on
     # the same route in the same size band. Repeat shipments of one line of goods keep their outcome;
     # on the public sample 87 % of declarations share HS6 and net mass with another one and 96 % of
-    # those groups have a single outcome (precision@10% 0.94 -> 1.00 when these were added).
+    # those groups have a single outcome (benchmarks/kcs_backtest.py); precision@10% 0.94 -> 1.00 with them.
     "hs6_mass": ("hs6_code", "net_mass"),
     "consignment": ("hs6_code", "net_mass", "item_price"),
     "hs6_route_mass_band": ("hs6_code", "country_of_origin", "country_of_departure", "mass_band"),
