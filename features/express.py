@@ -6,6 +6,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.parcels import (
     ParcelReferences,
     content_flags,
@@ -18,7 +19,6 @@ from features.parcels import (
     watch_list_hits,
     with_values,
 )
-from features.profiles import profile_features
 
 RECORD_ID, DAY = "house_awb", "arrival_date"
 EXPRESS_ENTITIES: dict[str, tuple[str, ...]] = {
@@ -57,20 +57,31 @@ def express_attributes(records: DataFrame) -> DataFrame:
     )
 
 
+EXPRESS_STATE = EntityStateSpec(EXPRESS_ENTITIES, RECORD_ID, DAY)
+
+
 def express_features(records: DataFrame, history: DataFrame, refs: ParcelReferences) -> DataFrame:
     """One row per express parcel of `records` with every feature: labels only from inspections
     of `history` dated before the parcel's day, references as known on that day."""
+    return express_features_from(records, HistorySums(parcel_labels(history)), refs, records)
+
+
+def express_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, window: DataFrame) -> DataFrame:
+    """Every feature of the parcels of `records`: profiles from `sums` (full history or the state
+    before the day), windowed usage and split-shipment sums over the parcels of `window` (the last
+    `WINDOW_DAYS` days up to the records' day, or all of them)."""
     valued = with_values(records)
+    valued_window = with_values(window)
     parts = [
         express_attributes(valued),
         pccc_identity(records, refs.registry, RECORD_ID, DAY),
-        pccc_usage(records, RECORD_ID, DAY, {"names": "recipient_name", "phones": "recipient_phone",
-                                             "postcodes": "recipient_postcode"}),
-        split_shipment_sums(valued, RECORD_ID, DAY),
+        pccc_usage(window, RECORD_ID, DAY, {"names": "recipient_name", "phones": "recipient_phone",
+                                            "postcodes": "recipient_postcode"}),
+        split_shipment_sums(valued_window, RECORD_ID, DAY),
         watch_list_hits(records, refs.watch_lists, RECORD_ID, DAY, {"seller": "seller_id", "hs6": "hs6_code"},
                         "item_description"),
         content_flags(records, RECORD_ID, "item_description"),
-        profile_features(records, parcel_labels(history), EXPRESS_ENTITIES, RECORD_ID, DAY),
+        sums.profiles(records, EXPRESS_ENTITIES, RECORD_ID, DAY),
     ]
     if refs.platform_orders is not None:
         parts.append(declared_vs_paid(valued, refs.platform_orders, RECORD_ID, DAY))

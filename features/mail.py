@@ -7,6 +7,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.parcels import (
     ParcelReferences,
     content_flags,
@@ -18,7 +19,6 @@ from features.parcels import (
     watch_list_hits,
     with_values,
 )
-from features.profiles import profile_features
 
 RECORD_ID, DAY = "mail_id", "arrival_date"
 MAIL_ENTITIES: dict[str, tuple[str, ...]] = {
@@ -52,9 +52,19 @@ def mail_attributes(records: DataFrame) -> DataFrame:
     )
 
 
+MAIL_STATE = EntityStateSpec(MAIL_ENTITIES, RECORD_ID, DAY)
+
+
 def mail_features(records: DataFrame, history: DataFrame, refs: ParcelReferences) -> DataFrame:
     """One row per postal item of `records` with every feature: labels only from inspections of
     `history` dated before the item's day, references as known on that day."""
+    return mail_features_from(records, HistorySums(parcel_labels(history)), refs, records)
+
+
+def mail_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, window: DataFrame) -> DataFrame:
+    """Every feature of the items of `records`: profiles from `sums` (full history or the state
+    before the day), PCCC usage over the items of `window` (the last `WINDOW_DAYS` days up to the
+    records' day, or all of them)."""
     valued = with_values(records, departure_column="posting_country")
     contents = content_flags(records, RECORD_ID, "contents_description")
     gift = records.select(RECORD_ID, (F.col("contents_category") == "gift").alias("_gift"))
@@ -65,8 +75,8 @@ def mail_features(records: DataFrame, history: DataFrame, refs: ParcelReferences
         mail_attributes(valued),
         contents,
         pccc_identity(records, refs.registry, RECORD_ID, DAY, phone_column=None),
-        pccc_usage(records, RECORD_ID, DAY, {"names": "recipient_name"}),
+        pccc_usage(window, RECORD_ID, DAY, {"names": "recipient_name"}),
         watch_list_hits(records, refs.watch_lists, RECORD_ID, DAY, {}, "contents_description"),
-        profile_features(records, parcel_labels(history), MAIL_ENTITIES, RECORD_ID, DAY),
+        sums.profiles(records, MAIL_ENTITIES, RECORD_ID, DAY),
     ]
     return join_feature_parts(records, parts, RECORD_ID, DAY)

@@ -20,6 +20,10 @@ from pyspark.sql import functions as F
 KRW_PER_UNIT = {"KRW": 1.0, "USD": 1350.0, "CNY": 187.0, "EUR": 1470.0, "JPY": 9.1, "GBP": 1710.0,
                 "HKD": 173.0, "VND": 0.054, "AUD": 890.0, "CAD": 990.0, "THB": 37.5, "PHP": 23.5}
 DE_MINIMIS_USD = 150.0
+PCCC_USAGE_DAYS = 30  # look-back of the PCCC usage counts
+SPLIT_SHIPMENT_DAYS = 7  # look-back of the split-shipment sums
+WINDOW_DAYS = max(PCCC_USAGE_DAYS, SPLIT_SHIPMENT_DAYS)  # the parcels a day's windowed features read
+ORDER_LOOKBACK_DAYS = 60  # a platform order older than this before the arrival is not the parcel's order
 DE_MINIMIS_USD_FROM_US = 200.0
 # Words in a contents description that point at supplements and medicines (the "gift" pattern).
 SUPPLEMENT_WORDS = ("vitamin", "비타민", "omega", "probiotic", "propolis", "프로폴리스", "홍삼", "ginseng",
@@ -115,7 +119,7 @@ def trailing_window(keys: list[str], day_column: str, days: int) -> Window:
 
 
 def pccc_usage(records: DataFrame, record_id: str, day_column: str, attributes: dict[str, str],
-               days: int = 30) -> DataFrame:
+               days: int = PCCC_USAGE_DAYS) -> DataFrame:
     """How a PCCC is used: parcels and distinct values of each attribute (`name` -> column) under
     the same PCCC over the trailing `days` days (one code used by many names or phones is misuse).
     Records without a PCCC get nulls."""
@@ -128,7 +132,8 @@ def pccc_usage(records: DataFrame, record_id: str, day_column: str, attributes: 
     return records.select(record_id).join(usage, record_id, "left")
 
 
-def split_shipment_sums(records: DataFrame, record_id: str, day_column: str, days: int = 7) -> DataFrame:
+def split_shipment_sums(records: DataFrame, record_id: str, day_column: str,
+                        days: int = SPLIT_SHIPMENT_DAYS) -> DataFrame:
     """Parcels and summed USD value per PCCC, and per PCCC x seller, over the trailing `days`
     days, against the de minimis: several parcels that are each under it but together over it is
     the split-shipment pattern. Needs `value_usd` and `de_minimis_usd` (see `with_values`)."""
@@ -146,13 +151,15 @@ def split_shipment_sums(records: DataFrame, record_id: str, day_column: str, day
 
 def declared_vs_paid(records: DataFrame, orders: DataFrame, record_id: str, day_column: str) -> DataFrame:
     """Declared value against the platform's amount paid for the same order (orders dated on or
-    before the arrival): `paid_known`, `declared_to_paid` (well below 1 is under-valuation), and
-    whether the order's buyer PCCC differs from the recipient's."""
+    before the arrival, at most `ORDER_LOOKBACK_DAYS` earlier): `paid_known`, `declared_to_paid`
+    (well below 1 is under-valuation), and whether the order's buyer PCCC differs from the
+    recipient's."""
     o = orders.select(F.col("platform").alias("_platform"), F.col("order_id").alias("_order"),
                       F.col("order_date").alias("_odate"), F.col("amount_paid_krw").alias("_paid"),
                       F.col("buyer_pccc").alias("_buyer"))
     r = records.select(record_id, "platform", "order_id", "value_krw", "recipient_pccc", F.col(day_column).alias("_d"))
-    joined = r.join(o, (r["platform"] == o["_platform"]) & (r["order_id"] == o["_order"]) & (o["_odate"] <= r["_d"]),
+    joined = r.join(o, (r["platform"] == o["_platform"]) & (r["order_id"] == o["_order"])
+                    & (o["_odate"] <= r["_d"]) & (o["_odate"] >= F.date_sub(r["_d"], ORDER_LOOKBACK_DAYS)),
                     "left")
     known = F.col("_paid").isNotNull() & (F.col("_paid") > 0)
     return joined.groupBy(record_id).agg(

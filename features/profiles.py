@@ -87,28 +87,71 @@ def sums_before_each_day(asked: DataFrame, daily: DataFrame, keys: list[str], su
     return grid.select(*keys, "_day", *running, last)
 
 
-def _label_counts(labelled: DataFrame, label_day_column: str, keys: list) -> DataFrame:
-    return labelled.groupBy(*keys, F.col(label_day_column).alias("_day")).agg(
+def label_counts_long(labelled: DataFrame, entities: dict[str, tuple[str, ...]],
+                      label_day_column: str = "label_date") -> DataFrame:
+    """Per (entity type, entity, day the labels became known): labelled count `_n`, frauds `_f`,
+    critical finds `_c`. The overall counts, which the smoothing prior is made of, are the entity
+    type `GLOBAL` with the empty entity."""
+    exploded = labelled.select(F.col(label_day_column).alias("_day"), "fraud", "critical",
+                               _entity_keys({**entities, GLOBAL: ()})).select("_day", "fraud", "critical", "_e.*")
+    return exploded.groupBy("_etype", "_entity", "_day").agg(
         F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
 
 
-def _prior_before_each_day(records: DataFrame, labelled: DataFrame, day_column: str,
-                           label_day_column: str) -> DataFrame:
-    """Overall fraud and critical rates of the labels known before each day (the smoothing prior
-    must be point-in-time too: a global rate over all history would leak future labels)."""
-    days = records.select(F.col(day_column).alias("_day")).distinct()
-    stats = sums_before_each_day(days, _label_counts(labelled, label_day_column, []), [], ["_n", "_f", "_c"])
-    return stats.select("_day", ((F.col("_f") + 0.2) / (F.col("_n") + 1)).alias("_prior_f"),
-                        ((F.col("_c") + 0.01) / (F.col("_n") + 1)).alias("_prior_c"))
+def record_counts_long(asked: DataFrame) -> DataFrame:
+    """Per (entity type, entity, day): `_r`, the records of the entity that day, labelled or not
+    (a label-free frequency encoding). `asked` is `asked_entities`' output."""
+    return asked.groupBy("_etype", "_entity", "_day").agg(F.count(F.lit(1)).alias("_r"))
+
+
+def prior_rates(n: Column, f: Column, c: Column) -> tuple[Column, Column]:
+    """The smoothing prior from the overall labelled, fraud and critical counts known before a day
+    (it must be point-in-time too: a global rate over all history would leak future labels)."""
+    return ((f + 0.2) / (n + 1)).alias("_prior_f"), ((c + 0.01) / (n + 1)).alias("_prior_c")
 
 
 PROFILE_STATS = ("n", "frauds", "fraud_rate", "critical_rate", "days_since", "records")
+GLOBAL = "__all__"  # entity type of the overall counts (the prior)
+PROFILE_SUMS = ["_n", "_f", "_c", "_r"]
 
 
-def _entity_keys(df: DataFrame, entities: dict[str, tuple[str, ...]]) -> Column:
+def _entity_keys(entities: dict[str, tuple[str, ...]]) -> Column:
     """One (`_etype`, `_entity`) row per profiled entity of each row (exploded)."""
     return F.explode(F.array(*[F.struct(F.lit(name).alias("_etype"), entity_key(cols).alias("_entity"))
                                for name, cols in entities.items()])).alias("_e")
+
+
+def asked_entities(records: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
+                   day_column: str) -> DataFrame:
+    """(record, `_day`, `_etype`, `_entity`): one row per record and profiled entity."""
+    return records.select(record_id, F.col(day_column).alias("_day"), _entity_keys(entities)).select(
+        record_id, "_day", "_e._etype", "_e._entity")
+
+
+def profile_values(sums: DataFrame) -> DataFrame:
+    """The profile statistics of each (entity type, entity, day) from what was known before the
+    day: counts `_n`, `_f`, `_c`, `_r`, the last label day `_last` and the prior `_prior_f`,
+    `_prior_c`. The one formula both the full rebuild and the daily state use."""
+    n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
+    return sums.select(
+        "_etype", "_entity", "_day",
+        n.cast("double").alias("n"),
+        f.cast("double").alias("frauds"),
+        ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias("fraud_rate"),
+        ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias("critical_rate"),
+        F.datediff("_day", "_last").cast("double").alias("days_since"),
+        F.col("_r").cast("double").alias("records"),
+    )
+
+
+def pivot_profiles(records: DataFrame, asked: DataFrame, values: DataFrame, entities: dict[str, tuple[str, ...]],
+                   record_id: str, day_column: str) -> DataFrame:
+    """Long-form profile values back to one row per record with `<entity>_<stat>` columns."""
+    wide = (asked.join(values, ["_etype", "_entity", "_day"], "left")
+            .groupBy(record_id).pivot("_etype", list(entities))
+            .agg(*[F.first(stat).alias(stat) for stat in PROFILE_STATS]))
+    ordered = [f"{name}_{stat}" for name in entities for stat in PROFILE_STATS]
+    return records.select(record_id, day_column).join(wide.select(record_id, *ordered), record_id, "left")
 
 
 def profile_features(
@@ -126,31 +169,35 @@ def profile_features(
 
     Every entity is handled in one pass: (record, entity type, entity) rows in long form share one
     running-sum grid, then pivot back to `<entity>_<stat>` columns (a join per entity would make a
-    plan Spark takes longer to optimise than to run)."""
+    plan Spark takes longer to optimise than to run). `profile_features_from_state` gives the same
+    values from the entity state kept day by day."""
     records = with_derived_keys(records)
     labelled = with_derived_keys(labelled)
-    prior = _prior_before_each_day(records, labelled, day_column, label_day_column)
-    asked = records.select(record_id, F.col(day_column).alias("_day"), _entity_keys(records, entities)).select(
-        record_id, "_day", "_e._etype", "_e._entity")
-    exploded = labelled.select(F.col(label_day_column).alias("_ld"), "fraud", "critical",
-                               _entity_keys(labelled, entities)).select("_ld", "fraud", "critical", "_e.*")
-    daily = _label_counts(exploded, "_ld", ["_etype", "_entity"])
-    # `_r`: every record of the entity that day, labelled or not (a label-free frequency encoding).
-    grid = asked.groupBy("_etype", "_entity", "_day").agg(F.count(F.lit(1)).alias("_r"))
-    stats = sums_before_each_day(grid, daily, ["_etype", "_entity"], ["_n", "_f", "_c", "_r"]).join(
-        prior, "_day", "left")
-    n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
-    values = stats.select(
-        "_etype", "_entity", "_day",
-        n.cast("double").alias("n"),
-        f.cast("double").alias("frauds"),
-        ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias("fraud_rate"),
-        ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias("critical_rate"),
-        F.datediff("_day", "_last").cast("double").alias("days_since"),
-        F.col("_r").cast("double").alias("records"),
-    )
-    wide = (asked.join(values, ["_etype", "_entity", "_day"], "left")
-            .groupBy(record_id).pivot("_etype", list(entities))
-            .agg(*[F.first(stat).alias(stat) for stat in PROFILE_STATS]))
-    ordered = [f"{name}_{stat}" for name in entities for stat in PROFILE_STATS]
-    return records.select(record_id, day_column).join(wide.select(record_id, *ordered), record_id, "left")
+    asked = asked_entities(records, entities, record_id, day_column)
+    labels = label_counts_long(labelled, entities, label_day_column)
+    stats = sums_before_each_day(record_counts_long(asked), labels.where(F.col("_etype") != GLOBAL),
+                                 ["_etype", "_entity"], PROFILE_SUMS)
+    days = records.select(F.col(day_column).alias("_day")).distinct()
+    overall = sums_before_each_day(days, labels.where(F.col("_etype") == GLOBAL).drop("_etype", "_entity"), [],
+                                   ["_n", "_f", "_c"])
+    prior = overall.select("_day", *prior_rates(F.col("_n"), F.col("_f"), F.col("_c")))
+    return pivot_profiles(records, asked, profile_values(stats.join(prior, "_day", "left")), entities, record_id,
+                          day_column)
+
+
+def profile_features_from_state(records: DataFrame, state: DataFrame, entities: dict[str, tuple[str, ...]],
+                                record_id: str, day_column: str) -> DataFrame:
+    """`profile_features` for the records of one day from the entity state as it stood before that
+    day (`features.entity_state`: cumulative counts per entity type and entity): a join on the
+    day's entities instead of a running sum over all history."""
+    records = with_derived_keys(records)
+    asked = asked_entities(records, entities, record_id, day_column)
+    sums = state.select(F.col("etype").alias("_etype"), F.col("entity").alias("_entity"), F.col("n").alias("_n"),
+                        F.col("f").alias("_f"), F.col("c").alias("_c"), F.col("r").alias("_r"),
+                        F.col("last_label_day").alias("_last"))
+    overall = state.where(F.col("etype") == GLOBAL).agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in "nfc"])
+    prior = overall.select(*prior_rates(F.col("n"), F.col("f"), F.col("c")))
+    stats = (asked.select("_etype", "_entity", "_day").distinct()
+             .join(sums.where(F.col("_etype") != GLOBAL), ["_etype", "_entity"], "left")
+             .fillna(0, PROFILE_SUMS).crossJoin(F.broadcast(prior)))
+    return pivot_profiles(records, asked, profile_values(stats), entities, record_id, day_column)

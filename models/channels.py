@@ -1,6 +1,6 @@
 """The selectors, one per inspected channel, described as data: which silver table, which key
-and day, how its labelled history and feature table are built. Training, the feature assets and
-(later) scoring are written once against this description."""
+and day, how its labels, entity state and features are built. Training, the feature assets, the
+daily state and scoring are written once against this description."""
 
 from __future__ import annotations
 
@@ -8,46 +8,45 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from features.declarations import declaration_features, labelled_history
-from features.express import express_features
-from features.mail import mail_features
-from features.parcels import ParcelReferences, parcel_labels
+from features.declarations import DECLARATION_STATE, declaration_features_from, lake_labels
+from features.entity_state import EntityStateSpec, HistorySums, Sums
+from features.express import EXPRESS_STATE, express_features_from
+from features.mail import MAIL_STATE, mail_features_from
+from features.parcels import WINDOW_DAYS, ParcelReferences, parcel_labels
 
-# (records, history, references) -> one feature row per record
-FeatureBuilder = Callable[[DataFrame, DataFrame, ParcelReferences | None], DataFrame]
-
-
-def declaration_labels(silver: DataFrame) -> DataFrame:
-    """Labelled declarations: `fraud` and `critical` (KCS `critical_fraud` = 2)."""
-    return labelled_history(silver).select("declaration_id", "fraud", "critical")
+# (records, sums known before their day, references, window of earlier records) -> one row per record
+FeatureBuilder = Callable[[DataFrame, Sums, ParcelReferences | None, DataFrame], DataFrame]
 
 
-def parcel_outcome_labels(record_id: str) -> Callable[[DataFrame], DataFrame]:
-    """Labelled parcels: outcome >= 1 is fraud, 2 critical."""
-    def labels(silver: DataFrame) -> DataFrame:
-        return parcel_labels(silver).select(record_id, "fraud", "critical")
-    return labels
-
-
-def _declarations(records: DataFrame, history: DataFrame, _refs: ParcelReferences | None) -> DataFrame:
-    history = history.withColumn("label_day", F.coalesce("inspection_date", "date"))
-    return declaration_features(records, history, label_day_column="label_day")
+def _declarations(records: DataFrame, sums: Sums, _refs: ParcelReferences | None, _window: DataFrame) -> DataFrame:
+    return declaration_features_from(records, sums)
 
 
 @dataclass(frozen=True)
 class ChannelSelector:
-    """One channel's selector: its silver table, record key and day, labels and features."""
+    """One channel's selector: its silver table, record key and day, labels, entity state and
+    features."""
 
     channel: str
     model_name: str
     record_id: str
     day_column: str
-    labels: Callable[[DataFrame], DataFrame]  # silver -> (record key, fraud, critical) of labelled rows
-    build_features: FeatureBuilder
+    labelled: Callable[[DataFrame], DataFrame]  # silver -> labelled rows with fraud, critical, label_date
+    state: EntityStateSpec
+    features_from: FeatureBuilder
     needs_references: bool = False
+    window_days: int = 0  # days of earlier records the windowed features read (0: none)
     description: str = ""
+
+    def labels(self, silver: DataFrame) -> DataFrame:
+        """(record key, fraud, critical) of the labelled records."""
+        return self.labelled(silver).select(self.record_id, "fraud", "critical")
+
+    def build_features(self, records: DataFrame, history: DataFrame, refs: ParcelReferences | None) -> DataFrame:
+        """Every record's features from the full `history` (the weekly feature table)."""
+        price_history = history if self.state.price_groups else None
+        return self.features_from(records, HistorySums(self.labelled(history), price_history), refs, records)
 
     def feature_columns(self, columns: list[str]) -> list[str]:
         """Model inputs among a feature table's columns (all but the key and the day)."""
@@ -56,16 +55,16 @@ class ChannelSelector:
 
 SELECTORS: dict[str, ChannelSelector] = {
     s.channel: s for s in (
-        ChannelSelector("declarations", "declarations_selector", "declaration_id", "date", declaration_labels,
-                        _declarations,
+        ChannelSelector("declarations", "declarations_selector", "declaration_id", "date", lake_labels,
+                        DECLARATION_STATE, _declarations,
                         description="general-cargo declarations: importer/declarant/seller/HS/country profiles, "
                         "unit price against the HS6 norm"),
-        ChannelSelector("express", "express_selector", "house_awb", "arrival_date",
-                        parcel_outcome_labels("house_awb"), express_features, needs_references=True,
+        ChannelSelector("express", "express_selector", "house_awb", "arrival_date", parcel_labels, EXPRESS_STATE,
+                        express_features_from, needs_references=True, window_days=WINDOW_DAYS,
                         description="express parcels: PCCC identity and usage, split shipments, declared vs "
                         "paid, watch lists, contents words, profiles"),
-        ChannelSelector("mail", "mail_selector", "mail_id", "arrival_date", parcel_outcome_labels("mail_id"),
-                        mail_features, needs_references=True,
+        ChannelSelector("mail", "mail_selector", "mail_id", "arrival_date", parcel_labels, MAIL_STATE,
+                        mail_features_from, needs_references=True, window_days=WINDOW_DAYS,
                         description="international mail: supplements/medicines as gifts, PCCC identity, "
                         "watch-list keywords, profiles"),
     )

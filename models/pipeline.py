@@ -55,15 +55,30 @@ def read_version(spark: SparkSession, path: str, version: int) -> DataFrame:
     return spark.read.format("delta").option("versionAsOf", version).load(path)
 
 
-def _references(spark: SparkSession, settings: Settings) -> ParcelReferences:
-    def load(table: str) -> DataFrame | None:
-        path = settings.table_path("silver", table)
-        return spark.read.format("delta").load(str(path)) if table_exists(spark, path) else None
+def pinned(spark: SparkSession, path: str) -> tuple[DataFrame, int]:
+    """The Delta table at its current version, and that version (so what was read is recorded)."""
+    version = latest_version(spark, path)
+    return read_version(spark, path, version), version
 
-    registry, watch = load("pccc_registry"), load("watch_lists")
+
+def references(spark: SparkSession, settings: Settings, orders_between: tuple[dt.date, dt.date] | None = None
+               ) -> tuple[ParcelReferences, dict[str, int]]:
+    """The reference tables parcels are checked against (registry and watch lists with their
+    history; platform orders, only those dated in `orders_between` when given), and the Delta
+    version each was read at."""
+    frames: dict[str, DataFrame | None] = {}
+    versions: dict[str, int] = {}
+    for table in ("pccc_registry", "watch_lists", "platform_orders"):
+        path = str(settings.table_path("silver", table))
+        frames[table] = None
+        if table_exists(spark, path):
+            frames[table], versions[f"silver.{table}"] = pinned(spark, path)
+    registry, watch, orders = frames["pccc_registry"], frames["watch_lists"], frames["platform_orders"]
     if registry is None or watch is None:
         raise ValueError("parcel features need silver.pccc_registry and silver.watch_lists: land them first")
-    return ParcelReferences(registry, watch, load("platform_orders"))
+    if orders is not None and orders_between is not None:
+        orders = orders.where(F.col("order_date").between(F.lit(orders_between[0]), F.lit(orders_between[1])))
+    return ParcelReferences(registry, watch, orders), versions
 
 
 def build_feature_table(spark: SparkSession, settings: Settings, selector: ChannelSelector) -> FeatureTable:
@@ -74,7 +89,7 @@ def build_feature_table(spark: SparkSession, settings: Settings, selector: Chann
         raise ValueError(f"silver.{selector.channel} does not exist yet: run the daily pipeline first")
     silver_version = latest_version(spark, silver_path)
     silver = read_version(spark, silver_path, silver_version).cache()
-    refs = _references(spark, settings) if selector.needs_references else None
+    refs = references(spark, settings)[0] if selector.needs_references else None
     features = selector.build_features(silver, silver, refs)
     path = str(settings.table_path("features", selector.channel))
     (features.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
