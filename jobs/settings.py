@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,51 @@ def _spark_conf(raw: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class LaneCapacity:
+    """A channel's daily inspection capacity per lane: red (physical inspection) and yellow
+    (document check), each a share of the day's records (below 1) or a number of records (1 or
+    more). Green (cleared) is the rest."""
+
+    red: float
+    yellow: float
+
+    def sizes(self, records: int) -> tuple[int, int]:
+        """(red, yellow) slots for a day of `records` records."""
+        def size(value: float) -> int:
+            return min(records, int(value) if value >= 1 else math.ceil(value * records))
+        red = size(self.red)
+        return red, min(records - red, size(self.yellow))
+
+
+DEFAULT_CAPACITY = {
+    "declarations": LaneCapacity(red=0.03, yellow=0.07),
+    "express": LaneCapacity(red=0.03, yellow=0.07),
+    "mail": LaneCapacity(red=0.05, yellow=0.10),
+}
+
+
+def _capacity(raw: str) -> dict[str, LaneCapacity]:
+    """CUSTOMS_CAPACITY (a JSON object channel -> {"red": x, "yellow": y}) over the defaults."""
+    capacity = dict(DEFAULT_CAPACITY)
+    for channel, lanes in (json.loads(raw) if raw.strip() else {}).items():
+        if channel not in capacity or not isinstance(lanes, dict) or set(lanes) - {"red", "yellow"}:
+            raise ValueError(f"CUSTOMS_CAPACITY: {channel!r}: {lanes!r} is not a channel with red/yellow capacity")
+        base = capacity[channel]
+        values = {"red": float(lanes.get("red", base.red)), "yellow": float(lanes.get("yellow", base.yellow))}
+        if min(values.values()) < 0:
+            raise ValueError(f"CUSTOMS_CAPACITY: {channel!r}: capacity cannot be negative")
+        capacity[channel] = LaneCapacity(**values)
+    return capacity
+
+
+def _share(var: str, default: str) -> float:
+    value = float(os.environ.get(var, default))
+    if not 0 <= value <= 1:
+        raise ValueError(f"{var}={value}: a share between 0 and 1")
+    return value
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where data lives and how Spark runs; every field has an environment variable."""
 
@@ -45,6 +91,9 @@ class Settings:
     spark_conf: dict[str, str] = field(default_factory=dict)
     max_quarantine_share: float = 0.05
     partition_start: str = "2020-01-01"
+    capacity: dict[str, LaneCapacity] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
+    critical_share: float = 0.2  # of red capacity reserved for the highest critical scores
+    exploration_share: float = 0.1  # of red capacity given to random picks outside the model's own
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,6 +110,9 @@ class Settings:
             spark_conf=_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
             partition_start=os.environ.get("CUSTOMS_PARTITION_START", "2020-01-01"),
+            capacity=_capacity(os.environ.get("CUSTOMS_CAPACITY", "")),
+            critical_share=_share("CUSTOMS_CRITICAL_SHARE", "0.2"),
+            exploration_share=_share("CUSTOMS_EXPLORATION_SHARE", "0.1"),
         )
 
     def table_path(self, layer: str, table: str) -> Path:

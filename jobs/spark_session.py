@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from pyspark.sql import SparkSession
 
 from jobs.settings import Settings
@@ -50,6 +53,8 @@ def build_spark_session(settings: Settings, app_name: str = "customs-risk") -> S
     else:
         builder = builder.master(settings.spark_master)
         conf["spark.jars"] = ",".join(delta_jar_paths(settings))
+        # Python workers (scoring in Arrow batches) run the project's interpreter, not the system's.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     conf.update(settings.spark_conf)
     for key, value in conf.items():
         builder = builder.config(key, value)

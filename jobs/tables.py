@@ -44,6 +44,13 @@ def replace_partition(df: DataFrame, path: Path | str, partition_column: str, da
     )
 
 
+def replace_where(df: DataFrame, path: Path | str, where: str, partition_by: list[str]) -> None:
+    """Overwrite exactly the rows matching `where` (a SQL condition on partition columns) with
+    `df`: re-running gives the same table."""
+    (df.write.format("delta").mode("overwrite").option("replaceWhere", where)
+     .partitionBy(*partition_by).save(str(path)))
+
+
 def create_if_missing(spark: SparkSession, path: Path | str, schema: T.StructType,
                       partition_column: str | None) -> None:
     """Create an empty Delta table with `schema` at `path` unless one exists."""

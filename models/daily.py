@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from features.entity_state import INCREMENT_SCHEMA, StateSums, accumulate, entity_increments
-from features.parcels import ORDER_LOOKBACK_DAYS
+from features.parcels import ORDER_LOOKBACK_DAYS, ParcelReferences
 from jobs.settings import Settings
 from jobs.state_store import AdvanceResult, CumulativeTable, advance, state_before
 from jobs.tables import read_partition, table_exists
@@ -86,6 +86,7 @@ class DayFeatures:
 
     frame: DataFrame
     records: DataFrame
+    refs: ParcelReferences
     sources: dict[str, object]
 
 
@@ -108,4 +109,4 @@ def day_features(spark: SparkSession, settings: Settings, selector: ChannelSelec
     refs, ref_versions = references(spark, settings, (day - dt.timedelta(days=ORDER_LOOKBACK_DAYS), day))
     sources.update(ref_versions)
     frame = selector.features_from(records, StateSums(state), refs, window)
-    return DayFeatures(frame, records, sources)
+    return DayFeatures(frame, records, refs, sources)
