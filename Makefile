@@ -34,7 +34,6 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 demo: setup
 	@$(BIN)/customs-risk demo --start $(DEMO_START) --days $(DEMO_DAYS)
-	@$(BIN)/customs-risk train || echo "(training needs labelled declarations: see the message above)"
 
 test: setup
 	$(BIN)/pytest -q

@@ -8,8 +8,8 @@ not grow with history. Versions are kept (log retention 400 days); when a versio
 never written, e.g. after a bootstrap), the state before D is the sum of the increments before D.
 
 Re-running a day is safe: an unchanged increment changes nothing; a changed one (a corrected
-re-delivery) replaces the day's increment and replays the snapshot from that day on, so every
-newer `through_day` is rewritten by a newer version."""
+re-delivery) replaces the day's increment and replays the snapshot from that day on, recomputing
+the later days' increments too, so every newer `through_day` is rewritten by a newer version."""
 
 from __future__ import annotations
 
@@ -172,6 +172,8 @@ def advance(spark: SparkSession, table: CumulativeTable, through: dt.date,
     result = AdvanceResult(held, version)
     day = through
     while day <= held:
+        if day > through:  # a correction of one day can move labels of later days: recompute them too
+            _replace_increments(table, increments_for(day, day), day, day)
         snapshot = table.accumulate(base, _increments(spark, table, day, day))
         version = _write_snapshot(spark, table, snapshot, day, replayed_from=through.isoformat())
         result.replayed.append(day)

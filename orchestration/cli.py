@@ -60,16 +60,16 @@ def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float
     return summary
 
 
-def run(days: list[dt.date], per_day: bool = False) -> int:
-    """Materialize every asset for `days`, in-process on one SparkSession: one run over the whole
-    range (Dagster single-run backfill), or one run per day with `per_day`. Returns failed runs."""
+def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipeline") -> int:
+    """Materialize the job's assets for `days`, in-process on one SparkSession: one run over the
+    whole range (Dagster single-run backfill), or one run per day with `per_day`. Returns failed runs."""
     _ensure_dagster_home()
     import dagster as dg
 
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("daily_pipeline")
+    job = defs.resolve_job_def(job_name)
     batches = [[d] for d in days] if per_day or len(days) == 1 else [days]
     failed = 0
     for i, batch in enumerate(batches, start=1):
@@ -83,43 +83,60 @@ def run(days: list[dt.date], per_day: bool = False) -> int:
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
         failed += 0 if result.success else 1
         status = "ok" if result.success else "FAILED"
-        print(f"  [{i}/{len(batches)}] {label}: {status} in {time.perf_counter() - began:.1f}s (run {result.run_id})",
-              flush=True)
+        print(f"  [{i}/{len(batches)}] {job_name} {label}: {status} in {time.perf_counter() - began:.1f}s "
+              f"(run {result.run_id})", flush=True)
         for line in _summarize(result):
             print(f"      {line}", flush=True)
     return failed
 
 
 def _summarize(result) -> list[str]:
-    """One line per silver table (a range run reports the same figures for each of its days)."""
+    """One line per silver table and target list, and every failure with its reason."""
     parts = []
     seen = set()
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta = mat.metadata
-        if "rows_read" in meta and mat.asset_key not in seen:
+        if mat.asset_key in seen:
+            continue
+        if "rows_read" in meta:
             seen.add(mat.asset_key)
             parts.append(
                 f"{mat.asset_key.to_user_string()}: read {meta['rows_read'].value}, "
                 f"valid {meta['valid_rows'].value}, quarantined {meta['quarantined'].value}, "
                 f"duplicates {meta['duplicates_skipped'].value}, superseded {meta['superseded'].value}"
             )
+        elif "csv" in meta:
+            seen.add(mat.asset_key)
+            parts.append(f"{mat.asset_key.to_user_string()} ({meta['model'].value}): {meta['records'].value} records, "
+                         f"red {meta['red'].value}, yellow {meta['yellow'].value}, overflow {meta['overflow'].value}"
+                         f" -> {meta['csv'].value}")
     for check in result.get_asset_check_evaluations():
         if not check.passed and (check.asset_key, check.check_name) not in seen:
             seen.add((check.asset_key, check.check_name))
             parts.append(f"CHECK FAILED {check.asset_key.to_user_string()}:{check.check_name} "
                          f"{dict((k, v.value) for k, v in check.metadata.items() if k != 'gx_report')}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            parts.append(f"FAILED {event.step_key}: {(error.message if error else '').strip().splitlines()[0]}")
     return parts
 
 
-def print_locations() -> None:
-    """Where the outputs of a run are."""
+def print_locations(list_day: dt.date | None = None) -> None:
+    """Where the outputs of a run are (and the target lists of `list_day`)."""
     s = Settings.from_env()
     print("\nWhere things are:")
     print(f"  landing files      {s.landing_dir}/<source>/<YYYY-MM-DD>/*.csv")
-    print(f"  Delta tables       {s.lake_dir}/<bronze|silver|quarantine>/<table>")
+    print(f"  Delta tables       {s.lake_dir}/<bronze|silver|quarantine|state|gold>/<table>")
     print(f"  silver             {s.table_path('silver', 'declarations')}")
     print(f"  quarantine         {s.table_path('quarantine', 'declarations')}")
+    print(f"  target lists       {s.table_path('gold', 'targets')}  (all days; feedback: gold/selection_performance)")
+    if list_day is not None:
+        folder = s.publish_dir / "targets" / list_day.isoformat()
+        for channel in ("declarations", "express", "mail"):
+            if (folder / f"{channel}.csv").exists():
+                print(f"  {list_day} {channel:<12} {folder / f'{channel}.csv'}  (+ .parquet)")
     print(f"  validation report  {s.gx_dir}/gx/uncommitted/data_docs/local_site/index.html")
     print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")
 
@@ -167,6 +184,26 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo(start: dt.date, days: int, seed: int, list_days: int) -> int:
+    """Generate `days` days, ingest all but the last `list_days`, train the selectors on what is
+    known by then, and run the whole daily pipeline (ingestion, state, target lists, feedback) for
+    the last `list_days`: the selectors never score days whose labels they were trained on."""
+    began = time.perf_counter()
+    all_days = _days(start, start + dt.timedelta(days=days - 1))
+    history, scored = all_days[:-list_days], all_days[-list_days:]
+    print("1/4 generating sample landing files", flush=True)
+    generate(start, days, 1.0, seed)
+    print(f"2/4 ingesting {len(history)} day(s) of history ({history[0]}..{history[-1]})", flush=True)
+    failed = run(history, job_name="ingestion")
+    print("3/4 training the selectors on the labels known so far", flush=True)
+    failed += train_command()
+    print(f"4/4 the daily pipeline for {scored[0]}..{scored[-1]}: ingestion, entity state, target lists", flush=True)
+    failed += run(scored)
+    print(f"demo finished in {time.perf_counter() - began:.1f}s: {days} day(s), {failed} failure(s)")
+    print_locations(scored[-1])
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `customs-risk` console command."""
     parser = argparse.ArgumentParser(prog="customs-risk", description=__doc__)
@@ -187,11 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--from", dest="start", type=_date)
     run_p.add_argument("--to", dest="end", type=_date)
     run_p.add_argument("--per-day", action="store_true", help="one run per day instead of one run for the range")
+    run_p.add_argument("--ingest-only", action="store_true",
+                       help="land and validate only (the `ingestion` job): no state, scores or lists")
 
-    demo = sub.add_parser("demo", help="generate sample data and run the pipeline on it")
-    demo.add_argument("--start", type=_date, default=dt.date(2024, 3, 4))
-    demo.add_argument("--days", type=int, default=28)
-    demo.add_argument("--seed", type=int, default=42)
+    demo_p = sub.add_parser("demo", help="generate sample data and run the pipeline on it")
+    demo_p.add_argument("--start", type=_date, default=dt.date(2024, 3, 4))
+    demo_p.add_argument("--days", type=int, default=28)
+    demo_p.add_argument("--seed", type=int, default=42)
+    demo_p.add_argument("--list-days", type=int, default=3,
+                      help="the last N days run the whole daily pipeline (target lists) after training")
 
     ev = sub.add_parser("evaluate", help="train the declarations selector on KCS-schema CSVs and score a test file")
     ev.add_argument("--train", nargs="+", required=True)
@@ -222,20 +263,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give --date D or --from D1 --to D2")
         began = time.perf_counter()
         print(f"running daily_pipeline for {len(days)} day(s)", flush=True)
-        failed = run(days, per_day=args.per_day)
+        failed = run(days, per_day=args.per_day, job_name="ingestion" if args.ingest_only else "daily_pipeline")
         print(f"done: {len(days)} day(s), {failed} failed run(s) in {time.perf_counter() - began:.1f}s")
-        print_locations()
+        print_locations(None if args.ingest_only else days[-1])
         return 1 if failed else 0
     if args.command == "demo":
-        began = time.perf_counter()
-        print("1/2 generating sample landing files", flush=True)
-        generate(args.start, args.days, 1.0, args.seed)
-        days = _days(args.start, args.start + dt.timedelta(days=args.days - 1))
-        print(f"2/2 running daily_pipeline for {len(days)} day(s)", flush=True)
-        failed = run(days)
-        print(f"demo finished in {time.perf_counter() - began:.1f}s: {len(days)} day(s), {failed} failed run(s)")
-        print_locations()
-        return 1 if failed else 0
+        return demo(args.start, args.days, args.seed, args.list_days)
     return 2
 
 

@@ -101,7 +101,7 @@ def test_cli_run_date_range(spark, settings, monkeypatch, tmp_path, capsys):
     write_landing(settings.landing_dir, "a.csv", [declaration_line("1")])
     nxt = DAY.replace(day=DAY.day + 1)
     write_landing(settings.landing_dir, "b.csv", [declaration_line("2", day=nxt)], day=nxt)
-    code = cli.main(["run", "--from", DAY.isoformat(), "--to", nxt.isoformat()])
+    code = cli.main(["run", "--ingest-only", "--from", DAY.isoformat(), "--to", nxt.isoformat()])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "2 day(s), 0 failed run(s)" in out and "read 2, valid 2" in out
