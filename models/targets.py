@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyspark.sql import Column, DataFrame, Window
+import pandas as pd
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.settings import LaneCapacity
 
 LANES = ("red", "yellow", "overflow")
 CRITICAL_RESERVE, EXPLORATION, MODEL = "critical_reserve", "exploration", "model"
+LISTED_SCHEMA = "record_key string, lane string, selection_reason string, rank int"
 
 
 @dataclass(frozen=True)
@@ -45,25 +47,60 @@ class Allocation:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _by_fraud() -> list[Column]:
-    return [F.col("fraud_score").desc(), F.col("record_key")]
+def _top(frame: DataFrame, n: int, *order: Column) -> DataFrame:
+    """The first `n` rows in `order` (a top-k, not a full sort)."""
+    return frame.orderBy(*order, F.col("record_key")).limit(max(n, 0))
 
 
-def _take(frame: DataFrame, n: int, order: list[Column]) -> DataFrame:
-    """The first `n` rows of `frame` in `order` (a top-k, not a full sort), as `record_key` only."""
-    return frame.orderBy(*order).limit(max(n, 0)).select("record_key")
+def candidate_pool(scored: DataFrame, red: int, yellow: int, explore_n: int, reserve_n: int, seed: str) -> pd.DataFrame:
+    """Every record the allocation could list, and nothing else: rule hits, the top by fraud and by
+    critical score (deep enough to fill the lanes whatever the rules take), and the exploration
+    draw (a seeded hash order over records outside the model's own top and the rules). Its size
+    is bounded by capacity plus rule hits, so it is allocated exactly on the driver."""
+    rules = scored.where(F.size("rule_hits") > 0)
+    n_rules = rules.count()
+    by_fraud = _top(scored, red + yellow + reserve_n + n_rules, F.col("fraud_score").desc())
+    by_critical = _top(scored, reserve_n + n_rules, F.col("critical_score").desc())
+    own = (_top(scored, red + yellow, F.col("fraud_score").desc()).select("record_key")
+           .union(_top(scored, reserve_n, F.col("critical_score").desc()).select("record_key")))
+    drawn = _top(scored.where(F.size("rule_hits") == 0).join(F.broadcast(own), "record_key", "left_anti"),
+                 explore_n, F.xxhash64("record_key", F.lit(seed)))
+    pool = (by_fraud.unionByName(by_critical).unionByName(rules).withColumn("_drawn", F.lit(False))
+            .unionByName(drawn.withColumn("_drawn", F.lit(True)))
+            .groupBy("record_key").agg(F.first("fraud_score").alias("fraud_score"),
+                                       F.first("critical_score").alias("critical_score"),
+                                       F.first("rule_hits").alias("rule_hits"), F.max("_drawn").alias("_drawn")))
+    return pool.toPandas()
 
 
-def _without(frame: DataFrame, *taken: DataFrame) -> DataFrame:
-    for keys in taken:
-        frame = frame.join(F.broadcast(keys), "record_key", "left_anti")
-    return frame
+def allocate_pool(pool: pd.DataFrame, red: int, yellow: int, explore_n: int, reserve_n: int) -> pd.DataFrame:
+    """Lanes and reasons for the candidate pool, in the order the module docstring gives:
+    (`record_key`, `lane`, `selection_reason`, `rank`)."""
+    pool = pool.assign(_rules=pool["rule_hits"].map(len) > 0)
+    by_fraud = pool.sort_values(["fraud_score", "record_key"], ascending=[False, True], kind="stable")
+    by_critical = pool.sort_values(["critical_score", "record_key"], ascending=[False, True], kind="stable")
+    taken: dict[str, tuple[str, str]] = {}
 
+    def take(frame: pd.DataFrame, n: int, lane: str, reason: str | None) -> int:
+        rows = frame[~frame["record_key"].isin(list(taken))].head(max(n, 0))
+        for key, hits in zip(rows["record_key"], rows["rule_hits"], strict=True):
+            taken[key] = (lane, reason or f"rule:{hits[0]}")
+        return len(rows)
 
-def _pin(frame: DataFrame) -> DataFrame:
-    """Compute a small key set now and cut its lineage: each step below builds on the previous
-    ones, and without this the plans nest into each other."""
-    return frame.localCheckpoint(eager=True)
+    explored = take(pool[pool["_drawn"]], explore_n, "red", EXPLORATION)
+    rules = by_fraud[by_fraud["_rules"]]
+    by_rule = take(rules, red - explored, "red", None)
+    reserved = take(by_critical, min(reserve_n, red - explored - by_rule), "red", CRITICAL_RESERVE)
+    take(by_fraud, red - explored - by_rule - reserved, "red", MODEL)
+    yellow_rules = take(rules, yellow, "yellow", None)
+    take(by_fraud, yellow - yellow_rules, "yellow", MODEL)
+    take(rules, len(rules), "overflow", None)
+    listed = pd.DataFrame([(k, lane, reason) for k, (lane, reason) in taken.items()],
+                          columns=["record_key", "lane", "selection_reason"]).merge(pool[["record_key", "fraud_score"]])
+    listed["_lane"] = listed["lane"].map(LANES.index)
+    listed = listed.sort_values(["_lane", "fraud_score", "record_key"], ascending=[True, False, True], kind="stable")
+    listed["rank"] = range(1, len(listed) + 1)
+    return listed[["record_key", "lane", "selection_reason", "rank"]].reset_index(drop=True)
 
 
 def allocate(scored: DataFrame, policy: SelectionPolicy, seed: str) -> Allocation:
@@ -73,46 +110,18 @@ def allocate(scored: DataFrame, policy: SelectionPolicy, seed: str) -> Allocatio
     red, yellow = policy.capacity.sizes(total)
     explore_n = round(red * policy.exploration_share)
     reserve_n = round(red * policy.critical_share)
-    rules = _pin(scored.where(F.size("rule_hits") > 0))
-    n_rule_hits = rules.count()
-
-    own = _pin(_take(scored, red + yellow, _by_fraud()).union(
-        _take(scored, reserve_n, [F.col("critical_score").desc(), F.col("record_key")])).distinct())
-    explored = _pin(_take(_without(scored, own, rules.select("record_key")), explore_n,
-                          [F.xxhash64("record_key", F.lit(seed)), F.col("record_key")]))
-    n_explored = explored.count()
-    rule_picks = _pin(_take(rules, red - n_explored, _by_fraud()))
-    n_rules = rule_picks.count()
-    reserve = _pin(_take(_without(scored, explored, rule_picks), min(reserve_n, red - n_explored - n_rules),
-                         [F.col("critical_score").desc(), F.col("record_key")]))
-    n_reserve = reserve.count()
-    model = _pin(_take(_without(scored, explored, rule_picks, reserve), red - n_explored - n_rules - n_reserve,
-                       _by_fraud()))
-    red_keys = _pin(explored.union(rule_picks).union(reserve).union(model))
-    leftover_rules = _pin(_without(rules, red_keys))
-    yellow_rules = _pin(_take(leftover_rules, yellow, _by_fraud()))
-    n_yellow_rules = yellow_rules.count()
-    yellow_model = _pin(_take(_without(scored, red_keys, yellow_rules), yellow - n_yellow_rules, _by_fraud()))
-    overflow = _pin(_without(leftover_rules, yellow_rules).select("record_key"))
-
-    first_rule = F.concat(F.lit("rule:"), F.element_at("rule_hits", 1))
-    parts = [(explored, "red", F.lit(EXPLORATION)), (rule_picks, "red", first_rule),
-             (reserve, "red", F.lit(CRITICAL_RESERVE)), (model, "red", F.lit(MODEL)),
-             (yellow_rules, "yellow", first_rule), (yellow_model, "yellow", F.lit(MODEL)),
-             (overflow, "overflow", first_rule)]
-    listed = None
-    for keys, lane, reason in parts:
-        part = keys.join(scored, "record_key").select("record_key", F.lit(lane).alias("lane"),
-                                                      reason.alias("selection_reason"), "fraud_score")
-        listed = part if listed is None else listed.unionByName(part)
-    lane_order = F.array_position(F.array(*[F.lit(lane) for lane in LANES]), F.col("lane"))
-    ranked = _pin(listed.withColumn("rank", F.row_number().over(Window.orderBy(lane_order, *_by_fraud())).cast("int"))
-                  .drop("fraud_score"))
-    by_lane = {r["lane"]: r["n"] for r in ranked.groupBy("lane").agg(F.count(F.lit(1)).alias("n")).collect()}
+    pool = candidate_pool(scored, red, yellow, explore_n, reserve_n, seed)
+    listed = allocate_pool(pool, red, yellow, explore_n, reserve_n)
+    reasons = listed["selection_reason"]
+    lanes = listed["lane"].value_counts()
     counts = {
         "records": total, "red_capacity": red, "yellow_capacity": yellow,
-        "red": by_lane.get("red", 0), "yellow": by_lane.get("yellow", 0), "overflow": by_lane.get("overflow", 0),
-        "exploration": n_explored, "rule_picks_red": n_rules, "critical_reserve": n_reserve,
-        "rule_hits": n_rule_hits, "rule_picks_yellow": n_yellow_rules,
+        "red": int(lanes.get("red", 0)), "yellow": int(lanes.get("yellow", 0)),
+        "overflow": int(lanes.get("overflow", 0)), "exploration": int((reasons == EXPLORATION).sum()),
+        "critical_reserve": int((reasons == CRITICAL_RESERVE).sum()),
+        "rule_hits": int((pool["rule_hits"].map(len) > 0).sum()),
+        "rule_picks_red": int(((listed["lane"] == "red") & reasons.str.startswith("rule:")).sum()),
+        "rule_picks_yellow": int(((listed["lane"] == "yellow") & reasons.str.startswith("rule:")).sum()),
     }
-    return Allocation(ranked, counts)
+    spark = scored.sparkSession
+    return Allocation(spark.createDataFrame(listed, LISTED_SCHEMA), counts)

@@ -232,3 +232,41 @@ def test_published_list_for_a_day(spark, lake):
     assert stored.count() == len(published)
     assert stored.select("model_name", "model_version").distinct().count() == 1
     assert "silver.express" in stored.first()["input_versions"]
+
+
+def test_selection_performance_by_reason_and_outside_the_list(spark):
+    from models.feedback import OUTSIDE_LIST, selection_performance
+
+    day = dt.date(2024, 3, 5)
+    scores = spark.createDataFrame([(day, "express", k, lane) for k, lane in
+                                    (("A", "red"), ("B", "red"), ("C", "yellow"), ("D", "green"), ("E", "green"))],
+                                   "day date, channel string, record_key string, lane string")
+    targets = spark.createDataFrame([(day, "express", "A", "model"), (day, "express", "B", "exploration"),
+                                     (day, "express", "C", "rule:pccc_identity_failure")],
+                                    "day date, channel string, record_key string, selection_reason string")
+    results = spark.createDataFrame([("express", "A", 1, 5000.0, 0.0), ("express", "B", 0, 0.0, 0.0),
+                                     ("express", "D", 2, 0.0, 1.5), ("mail", "A", 1, 9.0, 0.0)],
+                                    "channel string, record_key string, outcome int, additional_duty_krw double, "
+                                    "seized_kg double")
+    rows = {r["selection_reason"]: r for r in selection_performance(scores, targets, results).collect()}
+    model, rule = rows["model"], rows["rule:pccc_identity_failure"]
+    assert (model["inspected"], model["hits"], model["duty_recovered_krw"]) == (1, 1, 5000.0)
+    assert rows["exploration"]["hit_rate"] == 0.0
+    assert rule["inspected"] == 0 and rule["hit_rate"] is None
+    outside = rows[OUTSIDE_LIST]
+    assert (outside["selected"], outside["inspected"], outside["critical_finds"], outside["seized_kg"]) == (2, 1, 1, 1.5)
+
+
+def test_the_daily_run_fails_clearly_without_a_champion(spark, settings, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("daily_pipeline").execute_in_process(
+            partition_key="2024-03-05", instance=instance, raise_on_error=False,
+            asset_selection=[dg.AssetKey(["gold", "mail_targets"])])
+    assert not result.success
+    failure = [e for e in result.all_events if e.is_step_failure][0].event_specific_data.error
+    assert "no champion registered for mail_selector" in failure.message and "customs-risk train" in failure.message
