@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -72,6 +73,13 @@ class SourceSpec:
             if col.name == name:
                 return col
         raise KeyError(f"{self.name} has no column {name!r}")
+
+    def typed(self, delivered: DataFrame) -> DataFrame:
+        """Rows as delivered (string columns named by the landing headers) in the silver types,
+        with each column's repair; a value that does not cast becomes null (trusted sources only:
+        landing goes through the rules instead)."""
+        return delivered.select([c.repaired(F.col(f"`{c.header}`")).try_cast(c.dtype).alias(c.name)
+                                 for c in self.columns])
 
     def silver_schema(self) -> T.StructType:
         """Explicit typed schema of the silver table's business columns (as landed)."""

@@ -27,11 +27,10 @@ CRITICAL_SHARE = 0.2  # of the capacity reserved for the highest critical scores
 def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
     """KCS-schema CSV files as typed declarations (lake column names and types)."""
     raw = spark.read.option("header", True).option("inferSchema", False).csv([str(p) for p in paths])
-    by_header = {c.header: c for c in DECLARATIONS.columns}
-    missing = [h for h in by_header if h not in raw.columns]
+    missing = [c.header for c in DECLARATIONS.columns if c.header not in raw.columns]
     if missing:
         raise ValueError(f"{paths}: not KCS-schema files, missing columns {missing}")
-    return raw.select([c.repaired(F.col(f"`{h}`")).try_cast(c.dtype).alias(c.name) for h, c in by_header.items()])
+    return DECLARATIONS.typed(raw)
 
 
 def _labels(df: DataFrame) -> pd.DataFrame:

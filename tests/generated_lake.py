@@ -37,9 +37,8 @@ class GeneratedLake:
 
 def typed(spark: SparkSession, spec: SourceSpec, frame: pd.DataFrame) -> DataFrame:
     """Landing-style frame (headers, strings) -> typed rows of the source's silver schema."""
-    frame = frame.rename(columns={c.header: c.name for c in spec.columns})[[c.name for c in spec.columns]]
-    df = spark.createDataFrame(frame.astype(str).replace({"": None, "nan": None, "None": None}))
-    return df.select([F.col(c.name).cast(c.dtype).alias(c.name) for c in spec.columns])
+    delivered = frame[[c.header for c in spec.columns]].astype(str).replace({"": None, "nan": None, "None": None})
+    return spec.typed(spark.createDataFrame(delivered))
 
 
 def _save(df: DataFrame, settings: Settings, table: str) -> None:

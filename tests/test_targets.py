@@ -271,3 +271,18 @@ def test_the_daily_run_fails_clearly_without_a_champion(spark, settings, tmp_pat
     assert not result.success
     failure = [e for e in result.all_events if e.is_step_failure][0].event_specific_data.error
     assert "no champion registered for mail_selector" in failure.message and "customs-risk train" in failure.message
+
+
+def test_backtest_reveals_only_the_selected_labels(spark):
+    from models.backtest import POLICIES, BacktestConfig, run_backtest
+
+    config = BacktestConfig(weeks=1, warmup_weeks=2, scale=0.4, seed=11, params=TINY)
+    result = run_backtest(spark, config, log=lambda _: None)
+    for policy in POLICIES:
+        revealed = result.revealed[policy]
+        assert set(revealed["record_key"]) == result.selected[policy]  # nothing unselected is ever labelled
+        assert revealed["record_key"].is_unique
+    week = result.weekly
+    assert set(week["policy"]) == set(POLICIES) and (week["inspected"] > 0).all()
+    assert week.groupby("week")["inspected"].nunique().eq(1).all()  # every policy inspects as many
+    assert result.summary["hybrid"]["fraud_never_seen"] is not None
