@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
+from generator.silver import build_lake
 from jobs.settings import LaneCapacity, Settings
 from jobs.state_store import CumulativeTable, StateNotReady, advance, state_before
 from models.channels import SELECTORS
@@ -20,7 +21,6 @@ from models.pipeline import build_feature_table, references, train_channel_selec
 from models.scoring import ChampionMismatch, ScoringModel, reasons_frame, score_frame
 from models.targets import SelectionPolicy, allocate
 from models.train import TrainParams, train_selector
-from tests.generated_lake import build_lake
 
 START, DAYS = dt.date(2024, 3, 4), 12
 TINY = TrainParams(n_estimators=40, max_depth=3, early_stopping_rounds=10)

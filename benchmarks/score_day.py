@@ -1,0 +1,147 @@
+"""Scoring plus list building for one generated day of one channel, after days of history:
+the day's features from the entity state, scores, rules, lanes, reasons, gold tables and the
+published files, as the daily target-list asset runs them (`models.day_targets.build_day_targets`).
+
+    .venv/bin/python benchmarks/score_day.py --records 1000000 --history-days 30
+    .venv/bin/python benchmarks/score_day.py --records 1000000 --history-days 180
+
+History is generated straight into silver at --history-volume records a day (the generator's
+legacy inspections as labels), the entity state is bootstrapped from it (timed apart), and a
+model of the default size is trained on the last history day (labelled with the generator's
+truth: it only has to be of a realistic size, nothing is evaluated here). Prints the figures, the peak
+memory of the whole process tree (Python, the driver JVM and its Python workers), and writes JSON
+to benchmarks/results/."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from generator.silver import build_lake  # noqa: E402
+from jobs.settings import Settings  # noqa: E402
+from jobs.spark_session import build_spark_session  # noqa: E402
+from models.channels import SELECTORS  # noqa: E402
+from models.daily import advance_entity_state, day_features  # noqa: E402
+from models.day_targets import build_day_targets  # noqa: E402
+from models.scoring import ScoringModel  # noqa: E402
+from models.train import TrainParams, train_selector  # noqa: E402
+
+START = dt.date(2024, 1, 1)
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its children (JVM, Python workers)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.every)
+
+    def __enter__(self) -> PeakMemory:
+        self.peak = self._rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--channel", choices=sorted(SELECTORS), default="declarations")
+    parser.add_argument("--records", type=int, default=1_000_000, help="records in the scored day")
+    parser.add_argument("--history-days", type=int, default=30)
+    parser.add_argument("--history-volume", type=int, default=20_000, help="records a day of history")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the lake here (default: a temp folder)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="score_day_"))
+    settings = replace(Settings.from_env(), lake_dir=workdir / "lake", publish_dir=workdir / "publish")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    spark = build_spark_session(settings, app_name="score-day-benchmark")
+    selector = SELECTORS[args.channel]
+    day = START + dt.timedelta(days=args.history_days)
+    log(f"1/4 generating {args.history_days} days x {args.history_volume:,} {args.channel} records of history "
+        f"and a day of {args.records:,} into {workdir}")
+    began = time.perf_counter()
+    lake = build_lake(spark, settings, START, args.history_days + 1, volumes={args.channel: args.history_volume},
+                      scale=1.0, chunk_days=10, progress=log,
+                      volume_on=lambda d: {args.channel: args.records if d == day else args.history_volume})
+    generate_s = time.perf_counter() - began
+
+    log("2/4 entity state from the history and a champion trained on the last history day")
+    began = time.perf_counter()
+    last_history = day - dt.timedelta(days=1)
+    advance_entity_state(spark, settings, selector, last_history - dt.timedelta(days=1))
+    train_day = day_features(spark, settings, selector, last_history).frame.toPandas()
+    # The generator's truth labels the whole day: the model only has to be of a realistic size here.
+    truth = lake.truth.assign(critical=(lake.truth["outcome"] == 2).astype(int))[["record_key", "fraud", "critical"]]
+    labelled = train_day.merge(truth.rename(columns={"record_key": selector.record_id}), on=selector.record_id)
+    half = len(labelled) // 2
+    columns = selector.feature_columns(list(train_day.columns))
+    trained = train_selector(labelled[:half], labelled[half:], columns, TrainParams())
+    trained.info.update(model_name=selector.model_name, version="benchmark")
+    model = ScoringModel.from_selector(trained)
+    advance_entity_state(spark, settings, selector, last_history)
+    setup_s = time.perf_counter() - began
+    log(f"    state and model ready in {setup_s:.0f}s ({len(labelled)} labelled rows, "
+        f"{trained.info.get('fraud_best_iteration')} trees)")
+
+    log(f"3/4 scoring and list building for {day} ({args.records:,} records)")
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        published = build_day_targets(spark, settings, selector, day, model)
+        seconds = time.perf_counter() - began
+    result = {
+        "channel": args.channel, "records": published.counts["records"], "history_days": args.history_days,
+        "history_volume": args.history_volume, "score_and_list_seconds": round(seconds, 1),
+        "records_per_second": round(published.counts["records"] / seconds),
+        "peak_memory_gb": round(memory.peak / 2**30, 2), "counts": published.counts,
+        "generate_seconds": round(generate_s, 1), "setup_seconds": round(setup_s, 1),
+        "cores": os.cpu_count(), "spark_master": settings.spark_master,
+    }
+    log(f"4/4 {published.counts['records']:,} records scored and listed in {seconds:.1f}s "
+        f"({result['records_per_second']:,} records/s), peak memory {result['peak_memory_gb']} GB; "
+        f"list: red {published.counts['red']}, yellow {published.counts['yellow']} -> {published.csv_path}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"score_day-{args.channel}-{args.records}-h{args.history_days}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result))
+    log(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
