@@ -93,7 +93,8 @@ def label_counts_long(labelled: DataFrame, entities: dict[str, tuple[str, ...]],
     critical finds `_c`. The overall counts, which the smoothing prior is made of, are the entity
     type `GLOBAL` with the empty entity."""
     exploded = labelled.select(F.col(label_day_column).alias("_day"), "fraud", "critical",
-                               _entity_keys({**entities, GLOBAL: ()})).select("_day", "fraud", "critical", "_e.*")
+                               _entity_keys({**entities, GLOBAL: ()})).select("_day", "fraud", "critical", "_e._etype",
+                                                                              "_e._entity")
     return exploded.groupBy("_etype", "_entity", "_day").agg(
         F.count(F.lit(1)).alias("_n"), F.sum("fraud").alias("_f"), F.sum("critical").alias("_c"))
 
@@ -116,42 +117,51 @@ PROFILE_SUMS = ["_n", "_f", "_c", "_r"]
 
 
 def _entity_keys(entities: dict[str, tuple[str, ...]]) -> Column:
-    """One (`_etype`, `_entity`) row per profiled entity of each row (exploded)."""
-    return F.explode(F.array(*[F.struct(F.lit(name).alias("_etype"), entity_key(cols).alias("_entity"))
-                               for name, cols in entities.items()])).alias("_e")
+    """One (`_etype`, `_entity`, `_i`: the entity type's position) row per profiled entity of each
+    row (exploded)."""
+    return F.explode(F.array(*[F.struct(F.lit(name).alias("_etype"), entity_key(cols).alias("_entity"),
+                                        F.lit(i).alias("_i"))
+                               for i, (name, cols) in enumerate(entities.items())])).alias("_e")
 
 
 def asked_entities(records: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
                    day_column: str) -> DataFrame:
-    """(record, `_day`, `_etype`, `_entity`): one row per record and profiled entity."""
+    """(record, `_day`, `_etype`, `_entity`, `_i`): one row per record and profiled entity."""
     return records.select(record_id, F.col(day_column).alias("_day"), _entity_keys(entities)).select(
-        record_id, "_day", "_e._etype", "_e._entity")
+        record_id, "_day", "_e._etype", "_e._entity", "_e._i")
 
 
-def profile_values(sums: DataFrame) -> DataFrame:
-    """The profile statistics of each (entity type, entity, day) from what was known before the
-    day: counts `_n`, `_f`, `_c`, `_r`, the last label day `_last` and the prior `_prior_f`,
-    `_prior_c`. The one formula both the full rebuild and the daily state use."""
+def _stat_columns() -> list[Column]:
+    """The profile statistics from what was known before the row's day: counts `_n`, `_f`, `_c`,
+    `_r`, the last label day `_last` and the prior `_prior_f`, `_prior_c`. The one formula both
+    the full rebuild and the daily state use."""
     n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
-    return sums.select(
-        "_etype", "_entity", "_day",
+    return [
         n.cast("double").alias("n"),
         f.cast("double").alias("frauds"),
         ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias("fraud_rate"),
         ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias("critical_rate"),
         F.datediff("_day", "_last").cast("double").alias("days_since"),
         F.col("_r").cast("double").alias("records"),
-    )
+    ]
 
 
-def pivot_profiles(records: DataFrame, asked: DataFrame, values: DataFrame, entities: dict[str, tuple[str, ...]],
+def profile_values(sums: DataFrame) -> DataFrame:
+    """(`_etype`, `_entity`, `_day`) and the profile statistics of each, from its sums."""
+    return sums.select("_etype", "_entity", "_day", *_stat_columns())
+
+
+def pivot_profiles(records: DataFrame, long: DataFrame, entities: dict[str, tuple[str, ...]],
                    record_id: str, day_column: str) -> DataFrame:
-    """Long-form profile values back to one row per record with `<entity>_<stat>` columns."""
-    wide = (asked.join(values, ["_etype", "_entity", "_day"], "left")
-            .groupBy(record_id).pivot("_etype", list(entities))
-            .agg(*[F.first(stat).alias(stat) for stat in PROFILE_STATS]))
-    ordered = [f"{name}_{stat}" for name in entities for stat in PROFILE_STATS]
-    return records.select(record_id, day_column).join(wide.select(record_id, *ordered), record_id, "left")
+    """Long-form profile values (record, `_i`: the entity type's position, statistics) back to one
+    row per record with `<entity>_<stat>` columns. Every record has one long row per entity type,
+    so the record's rows sorted by position put entity type i at index i: each column is then one
+    array lookup (a pivot would evaluate every (entity, statistic) aggregate on every long row)."""
+    stats = F.struct(F.col("_i"), *[F.col(stat) for stat in PROFILE_STATS])
+    per_record = long.groupBy(record_id).agg(F.array_sort(F.collect_list(stats)).alias("_a"))
+    wide = per_record.select(record_id, *[F.col("_a")[i][stat].alias(f"{name}_{stat}")
+                                          for i, name in enumerate(entities) for stat in PROFILE_STATS])
+    return records.select(record_id, day_column).join(wide, record_id, "left")
 
 
 def profile_features(
@@ -181,7 +191,8 @@ def profile_features(
     overall = sums_before_each_day(days, labels.where(F.col("_etype") == GLOBAL).drop("_etype", "_entity"), [],
                                    ["_n", "_f", "_c"])
     prior = overall.select("_day", *prior_rates(F.col("_n"), F.col("_f"), F.col("_c")))
-    return pivot_profiles(records, asked, profile_values(stats.join(prior, "_day", "left")), entities, record_id,
+    values = profile_values(stats.join(prior, "_day", "left"))
+    return pivot_profiles(records, asked.join(values, ["_etype", "_entity", "_day"], "left"), entities, record_id,
                           day_column)
 
 
@@ -197,7 +208,7 @@ def profile_features_from_state(records: DataFrame, state: DataFrame, entities: 
                         F.col("last_label_day").alias("_last"))
     overall = state.where(F.col("etype") == GLOBAL).agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in "nfc"])
     prior = overall.select(*prior_rates(F.col("n"), F.col("f"), F.col("c")))
-    stats = (asked.select("_etype", "_entity", "_day").distinct()
-             .join(sums.where(F.col("_etype") != GLOBAL), ["_etype", "_entity"], "left")
-             .fillna(0, PROFILE_SUMS).crossJoin(F.broadcast(prior)))
-    return pivot_profiles(records, asked, profile_values(stats), entities, record_id, day_column)
+    long = (asked.join(sums.where(F.col("_etype") != GLOBAL), ["_etype", "_entity"], "left")
+            .fillna(0, PROFILE_SUMS).crossJoin(F.broadcast(prior)))
+    return pivot_profiles(records, long.select(record_id, "_i", *_stat_columns()), entities, record_id,
+                          day_column)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from generator import channels
 from generator.config import GeneratorConfig
@@ -42,7 +43,8 @@ class GeneratedLake:
 def typed(spark: SparkSession, spec: SourceSpec, frame: pd.DataFrame) -> DataFrame:
     """Landing-style frame (headers, strings) -> typed rows of the source's silver schema."""
     delivered = frame[[c.header for c in spec.columns]].astype(str).replace({"": None, "nan": None, "None": None})
-    return spec.typed(spark.createDataFrame(delivered))
+    schema = T.StructType([T.StructField(c.header, T.StringType()) for c in spec.columns])
+    return spec.typed(spark.createDataFrame(delivered, schema))
 
 
 def _write(df: DataFrame, settings: Settings, table: str, mode: str) -> None:
