@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,21 @@ class DayTargets:
     csv_path: Path
     parquet_path: Path
     preview: list[dict]
+    seconds: dict[str, float]
+
+
+class Stopwatch:
+    """Seconds per stage of the day (Spark is lazy: each lap ends with an action)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str, _materialized: object = None) -> None:
+        """Close `stage` now."""
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 2)
+        self._last = now
 
 
 def load_champion(selector: ChannelSelector) -> ScoringModel:
@@ -72,18 +88,22 @@ def _typed(frame: DataFrame, schema: T.StructType) -> DataFrame:
 def build_day_targets(spark: SparkSession, settings: Settings, selector: ChannelSelector, day: dt.date,
                       model: ScoringModel) -> DayTargets:
     """Score `day`'s records of the channel with `model`, build the list and publish it."""
+    clock = Stopwatch()
     features = day_features(spark, settings, selector, day)
     model.check_features(selector.feature_columns(features.frame.columns),
                          f"{RETRAIN} (the champion's features are not today's)")
     frame = features.frame.cache()
+    clock.lap("features", frame.count())
     scores = score_frame(frame, model, selector.record_id)
     hits = with_rule_hits(selector.channel, rule_inputs(selector.channel, frame, features.records, features.refs,
                                                         selector.record_id, selector.day_column))
     scored = scores.join(hits.select(F.col(selector.record_id).cast("string").alias("record_key"), "rule_hits"),
                          "record_key").cache()
+    clock.lap("scores_and_rules", scored.count())
     policy = SelectionPolicy(settings.capacity[selector.channel], settings.critical_share, settings.exploration_share)
     allocation = allocate(scored, policy, seed=f"{selector.channel}:{day.isoformat()}")
     listed = allocation.listed
+    clock.lap("lanes")
     on_list = frame.join(listed.select(F.col("record_key").alias(selector.record_id)), selector.record_id)
     reasons = reasons_frame(on_list, model, selector.record_id,
                             listed.where(F.col("selection_reason") == CRITICAL_RESERVE).select("record_key"))
@@ -96,6 +116,7 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
                .withColumn("model_name", F.lit(model.name)).withColumn("model_version", F.lit(model.version))
                .withColumn("input_versions", F.lit(versions)))
     targets = _typed(targets, TARGETS_SCHEMA).orderBy("rank").cache()
+    clock.lap("reasons", targets.count())
     where = f"day = DATE'{day.isoformat()}' AND channel = '{selector.channel}'"
     replace_where(targets, str(settings.table_path("gold", "targets")), where, ["day", "channel"])
     all_scores = (scored.join(listed.select("record_key", "lane"), "record_key", "left")
@@ -105,12 +126,14 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
                   .withColumn("model_version", F.lit(model.version)))
     replace_where(_typed(all_scores, SCORES_SCHEMA), str(settings.table_path("gold", "scores")), where,
                   ["day", "channel"])
+    clock.lap("gold_tables")
     published = targets.toPandas()  # the list: bounded by the day's capacity, not by history
     columns = [n for n, _ in LIST_HEAD[2:]] + [n for n, _ in selector.list_fields] + ["model_name", "model_version"]
     folder = settings.publish_dir / "targets" / day.isoformat()
     csv_path = write_csv(published[columns], folder / f"{selector.channel}.csv")
     parquet_path = write_parquet(published.drop(columns=["day"]), folder / f"{selector.channel}.parquet")
+    clock.lap("files")
     for cached in (frame, scored, targets, listed):
         cached.unpersist()
     return DayTargets(day, selector.channel, model.name, model.version, allocation.counts, features.sources,
-                      csv_path, parquet_path, published[columns].head(20).to_dict("records"))
+                      csv_path, parquet_path, published[columns].head(20).to_dict("records"), clock.seconds)

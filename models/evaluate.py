@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from features.declarations import declaration_features
 from jobs.sources import DECLARATIONS
 from models.channels import SELECTORS
-from models.metrics import ranking_report, selection_metrics
+from models.metrics import ranking_report, rounded, selection_metrics
 from models.selection import fraud_ranking, published_ranking
 from models.train import Selector, TrainParams, train_selector
 
@@ -78,12 +78,12 @@ def score_report(selector: Selector, test: pd.DataFrame, rates: list[float], cri
         m = selection_metrics(order, fraud, critical, rate)
         published["precision_at"][str(rate)] = round(m["precision"], 4)
         published["recall_at"][str(rate)] = round(m["recall"], 4)
-        published["critical_recall_at"][str(rate)] = round(m["critical_recall"], 4)
+        published["critical_recall_at"][str(rate)] = rounded(m["critical_recall"])
     tradeoff = []
     for share in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
         m = selection_metrics(published_ranking(fraud_score, critical_score, 0.1, share), fraud, critical, 0.1)
         tradeoff.append({"critical_share": share, "precision_at_0.1": round(m["precision"], 4),
-                         "critical_recall_at_0.1": round(m["critical_recall"], 4)})
+                         "critical_recall_at_0.1": rounded(m["critical_recall"])})
     return {
         "n_test": int(len(test)),
         "fraud_ranking": ranking_report(fraud_ranking(fraud_score), fraud, critical, rates),

@@ -13,8 +13,13 @@ def top_n(rate: float, total: int) -> int:
     return min(total, max(1, math.ceil(rate * total))) if total else 0
 
 
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """`value` rounded, None kept."""
+    return None if value is None else round(value, digits)
+
+
 def selection_metrics(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, rate: float,
-                      revenue: np.ndarray | None = None) -> dict[str, float]:
+                      revenue: np.ndarray | None = None) -> dict[str, float | None]:
     """Metrics of inspecting the first `rate` share of `order` (record indices, best first)."""
     n = top_n(rate, len(order))
     picked = order[:n]
@@ -23,7 +28,8 @@ def selection_metrics(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray
     out = {
         "precision": float(fraud[picked].mean()) if n else 0.0,
         "recall": float(fraud[picked].sum() / total_fraud) if total_fraud else 0.0,
-        "critical_recall": float(critical[picked].sum() / total_critical) if total_critical else 0.0,
+        # None, not 0: a window without a critical case says nothing about finding them.
+        "critical_recall": float(critical[picked].sum() / total_critical) if total_critical else None,
     }
     if revenue is not None:
         total_revenue = revenue.sum()
@@ -32,7 +38,7 @@ def selection_metrics(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray
 
 
 def ranking_report(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, rates: list[float],
-                   revenue: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+                   revenue: np.ndarray | None = None) -> dict[str, dict[str, float | None]]:
     """`precision_at`, `recall_at`, `critical_recall_at` (and `revenue_recall_at`) per rate."""
     report: dict[str, dict[str, float]] = {"precision_at": {}, "recall_at": {}, "critical_recall_at": {}}
     if revenue is not None:
@@ -41,7 +47,7 @@ def ranking_report(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, r
         m = selection_metrics(order, fraud, critical, rate, revenue)
         report["precision_at"][str(rate)] = round(m["precision"], 4)
         report["recall_at"][str(rate)] = round(m["recall"], 4)
-        report["critical_recall_at"][str(rate)] = round(m["critical_recall"], 4)
+        report["critical_recall_at"][str(rate)] = rounded(m["critical_recall"])
         if revenue is not None:
             report["revenue_recall_at"][str(rate)] = round(m["revenue_recall"], 4)
     return report

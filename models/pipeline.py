@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from delta.tables import DeltaTable
+from mlflow.tracking import MlflowClient
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -41,8 +42,11 @@ class TrainingOutcome:
     report: dict
     promotion: dict
     n_train: int
-    n_valid: int
-    valid_from: dt.date
+    n_stop: int
+    n_eval: int
+    windows: TimeWindows
+    run_id: str = ""
+    experiment_id: str = ""
 
 
 def latest_version(spark: SparkSession, path: str) -> int:
@@ -101,19 +105,41 @@ def build_feature_table(spark: SparkSession, settings: Settings, selector: Chann
                         len(selector.feature_columns(written.columns)), silver_version)
 
 
-def _validation_start(days: pd.Series, valid_days: int) -> dt.date:
+@dataclass(frozen=True)
+class TimeWindows:
+    """The labelled history cut in time order: training before `stop_from`, early stopping from
+    `stop_from` to before `eval_from`, evaluation (metrics and the promotion gate) from `eval_from`
+    to `last`. No record of the evaluation window reaches training or early stopping."""
+
+    first: dt.date
+    stop_from: dt.date
+    eval_from: dt.date
+    last: dt.date
+
+    def label(self) -> str:
+        """The evaluation window as text, e.g. `2024-03-15..2024-03-28`."""
+        return f"{self.eval_from}..{self.last}"
+
+
+def split_windows(days: pd.Series, eval_days: int, stop_days: int) -> TimeWindows:
+    """The last `eval_days` days for evaluation and the `stop_days` before them for early
+    stopping; a history too short for that is cut 60 / 20 / 20 % by days instead."""
     first, last = days.min(), days.max()
-    valid_from = last - dt.timedelta(days=valid_days - 1)
-    if valid_from <= first:  # a short history: validate on its last quarter instead
-        valid_from = first + dt.timedelta(days=max(1, int((last - first).days * 0.75)))
-    return valid_from
+    eval_from = last - dt.timedelta(days=eval_days - 1)
+    stop_from = eval_from - dt.timedelta(days=stop_days)
+    if stop_from <= first:
+        span = (last - first).days
+        stop_from = first + dt.timedelta(days=max(1, round(span * 0.6)))
+        eval_from = max(stop_from + dt.timedelta(days=1), first + dt.timedelta(days=round(span * 0.8)))
+    return TimeWindows(first, stop_from, eval_from, last)
 
 
 def train_channel_selector(spark: SparkSession, settings: Settings, selector: ChannelSelector,
-                           params: TrainParams, valid_days: int = 14) -> TrainingOutcome:
-    """Train on the labelled rows of the channel's feature table before the last `valid_days`
-    days, validate on those days (metrics and early stopping), log to MLflow, register, and
-    promote to `champion` only if better than the current one on the same window."""
+                           params: TrainParams, eval_days: int = 14, stop_days: int = 7) -> TrainingOutcome:
+    """Train on the labelled rows of the channel's feature table in time order: training days,
+    then `stop_days` for early stopping, then the last `eval_days` for the evaluation that is
+    logged and gated on; log to MLflow, register, and promote to `champion` only if the new
+    version beats the current one on the evaluation window."""
     features_path = str(settings.table_path("features", selector.channel))
     silver_path = str(settings.table_path("silver", selector.channel))
     if not table_exists(spark, features_path):
@@ -125,17 +151,24 @@ def train_channel_selector(spark: SparkSession, settings: Settings, selector: Ch
              .sort_values([selector.day_column, selector.record_id], ignore_index=True))  # plan-independent order
     if frame.empty:
         raise ValueError(f"no labelled {selector.channel} records yet: land inspection results first")
-    valid_from = _validation_start(frame[selector.day_column], valid_days)
-    train = frame[frame[selector.day_column] < valid_from]
-    valid = frame[frame[selector.day_column] >= valid_from]
+    windows = split_windows(frame[selector.day_column], eval_days, stop_days)
+    day = frame[selector.day_column]
+    train, stop, evaluation = (frame[day < windows.stop_from], frame[(day >= windows.stop_from) &
+                                                                     (day < windows.eval_from)],
+                               frame[day >= windows.eval_from])
     columns = selector.feature_columns(features.columns)
-    trained = train_selector(train, valid, columns, params)
-    report = score_report(trained, valid, DEFAULT_RATES, CRITICAL_SHARE)
-    report.update(n_train=len(train), n_valid=len(valid))
-    model_version = log_training_run(trained, params, report, valid, selector.model_name, {
+    trained = train_selector(train, stop, columns, params)
+    report = score_report(trained, evaluation, DEFAULT_RATES, CRITICAL_SHARE)
+    report.update(n_train=len(train), n_valid=len(stop), n_eval=len(evaluation))
+    model_version = log_training_run(trained, params, report, evaluation, selector.model_name, {
         f"features.{selector.channel}": f"{features_path}@v{features_version}",
         f"silver.{selector.channel}": f"{silver_path}@v{silver_version}",
-        "valid_from": valid_from.isoformat(),
-    })
-    promotion = promote_if_better(selector.model_name, model_version, valid)
-    return TrainingOutcome(model_version, report, promotion, len(train), len(valid), valid_from)
+        "train_window": f"{windows.first}..{windows.stop_from - dt.timedelta(days=1)}",
+        "early_stopping_window": f"{windows.stop_from}..{windows.eval_from - dt.timedelta(days=1)}",
+        "evaluation_window": windows.label(),
+    }, description=f"{selector.channel} selector ({selector.description}); trained on {len(train)} labelled "
+       f"records, early stopping on {len(stop)}, evaluated and gated on {len(evaluation)} of {windows.label()}")
+    promotion = promote_if_better(selector.model_name, model_version, evaluation, window_label=windows.label())
+    run = MlflowClient().get_run(MlflowClient().get_model_version(selector.model_name, model_version).run_id)
+    return TrainingOutcome(model_version, report, promotion, len(train), len(stop), len(evaluation), windows,
+                           run.info.run_id, run.info.experiment_id)

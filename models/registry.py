@@ -1,6 +1,8 @@
 """MLflow: every training run is logged (params, metrics, features, data versions, both models,
-a feature-importance plot); the fraud model is registered, and the `champion` alias moves only
-when the new version beats the champion on the same validation window (else `challenger`)."""
+a feature-importance plot, a precision/recall chart); the fraud model is registered, and the
+`champion` alias moves only when the new version beats the champion on the evaluation window,
+which neither training nor early stopping saw, by a paired bootstrap (else `challenger`). The
+decision is written on the model version: window, both figures, rule, reason."""
 
 from __future__ import annotations
 
@@ -20,6 +22,13 @@ from models.selection import fraud_ranking
 from models.train import Selector, TrainParams
 
 GATE_RATE = 0.05  # promotion compares precision at this inspection rate
+GATE_RESAMPLES = 500  # paired bootstrap resamples of the evaluation window
+GATE_WIN_SHARE = 0.9  # the new version must beat the champion in this share of resamples
+GATE_RULE = (f"paired bootstrap of precision@{GATE_RATE:.0%} over the evaluation window ({GATE_RESAMPLES} resamples): "
+             f"promote when the new version is higher in at least {GATE_WIN_SHARE:.0%} of them; a tie keeps the "
+             "champion")
+EXPERIMENT = "risk-selectors"
+CHART_RATES = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2)
 CRITICAL_SCORE_TAG = "critical_score"  # run tag: how the run's critical score is made
 FRAUD_X_CRITICAL = "fraud_model x critical_model (P(critical | fraud))"
 FRAUD_ONLY = "fraud_model (too few critical labels: critical_model is the fraud model)"
@@ -58,22 +67,63 @@ def _importance_plot(selector: Selector, path: Path) -> Path:
     return path
 
 
-def log_training_run(selector: Selector, params: TrainParams, report: dict, sample: pd.DataFrame,
-                     model_name: str, data_versions: dict[str, object], experiment: str = "risk-selectors") -> str:
-    """Log one training run and register its fraud model; returns the new model version."""
+def _experiment(name: str) -> None:
+    """Use (create) the experiment, marked as model development so MLflow 3 opens it on its
+    training runs rather than on GenAI traces."""
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=model_name) as run:
+    experiment = mlflow.set_experiment(name)
+    if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
+        MlflowClient().set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "custom_model_development")
+        MlflowClient().set_experiment_tag(experiment.experiment_id, "mlflow.note.content",
+                                          "XGBoost risk selectors per channel (declarations, express, mail), "
+                                          "retrained weekly on inspection feedback; champion/challenger by alias.")
+
+
+def _rate_chart(selector: Selector, frame: pd.DataFrame, path: Path, title: str) -> Path:
+    """Precision, recall and critical recall against the inspection rate on `frame`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fraud_score, _ = selector.scores(frame)
+    fraud, critical = frame["fraud"].to_numpy().astype(int), frame["critical"].to_numpy().astype(int)
+    rows = [selection_metrics(fraud_ranking(fraud_score), fraud, critical, rate) for rate in CHART_RATES]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    rates = [100 * r for r in CHART_RATES]
+    for key, label in (("precision", "precision"), ("recall", "recall"), ("critical_recall", "critical recall")):
+        values = [np.nan if row[key] is None else row[key] for row in rows]
+        ax.plot(rates, values, marker="o", label=label)
+    ax.set(xlabel="inspection rate (% of records)", ylabel="share", ylim=(0, 1.05), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def log_training_run(selector: Selector, params: TrainParams, report: dict, sample: pd.DataFrame,
+                     model_name: str, data_versions: dict[str, object], experiment: str = EXPERIMENT,
+                     description: str = "") -> str:
+    """Log one training run and register its fraud model; returns the new model version.
+    `sample` is the evaluation window (its chart and input example)."""
+    _experiment(experiment)
+    with mlflow.start_run(run_name=model_name, description=description or None) as run:
         mlflow.log_params(dataclasses.asdict(params))
         mlflow.log_params({"n_features": len(selector.features), **selector.info})
         mlflow.log_metrics(_flatten(report))
         mlflow.log_metric("train_seconds", selector.train_seconds)
         mlflow.log_dict({"features": selector.features}, "features.json")
         mlflow.log_dict({k: str(v) for k, v in data_versions.items()}, "data_versions.json")
+        mlflow.log_dict(report, "evaluation_report.json")
         mlflow.set_tags({f"data.{k}": str(v) for k, v in data_versions.items()})
         x = sample[selector.features].astype(float)
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifact(str(_importance_plot(selector, Path(tmp) / "feature_importance.png")))
+            if len(sample) and {"fraud", "critical"} <= set(sample.columns):
+                mlflow.log_artifact(str(_rate_chart(selector, sample, Path(tmp) / "precision_recall_by_rate.png",
+                                                    f"{model_name}: evaluation window ({len(sample)} records)")))
         signature = infer_signature(x, selector.fraud.predict_proba(x)[:, 1])
         info = mlflow.xgboost.log_model(selector.fraud, name="fraud_model", signature=signature,
                                         registered_model_name=model_name, input_example=x.head(3))
@@ -84,39 +134,86 @@ def log_training_run(selector: Selector, params: TrainParams, report: dict, samp
     return str(info.registered_model_version)
 
 
-def _precision(model, frame: pd.DataFrame, features: list[str], rate: float) -> float:
-    scores = model.predict(frame[features].astype(float))
-    scores = np.asarray(scores)[:, 1] if np.ndim(scores) == 2 else np.asarray(scores)
-    fraud = frame["fraud"].to_numpy().astype(int)
+def _fraud_scores(model_uri: str, frame: pd.DataFrame) -> np.ndarray | None:
+    """P(fraud) of the model at `model_uri` for `frame` (native XGBoost flavor: probabilities, not
+    the pyfunc's class labels); None when the frame lacks a feature the model needs."""
+    model = mlflow.xgboost.load_model(model_uri)
+    features = list(model.get_booster().feature_names or [])
+    if not features or not set(features) <= set(frame.columns):
+        return None
+    return model.predict_proba(frame[features].astype(float))[:, 1]
+
+
+def _precision(scores: np.ndarray, fraud: np.ndarray, rate: float) -> float:
     return selection_metrics(fraud_ranking(scores), fraud, np.zeros_like(fraud), rate)["precision"]
 
 
-def promote_if_better(model_name: str, version: str, valid: pd.DataFrame, rate: float = GATE_RATE) -> dict:
-    """Score the new version and the current champion on the same validation frame; the new one
-    becomes `champion` only if its precision@rate is higher (ties keep the champion), otherwise it
-    is marked `challenger`. Returns what was decided and why."""
+def paired_bootstrap(new: np.ndarray, old: np.ndarray, fraud: np.ndarray, rate: float,
+                     resamples: int = GATE_RESAMPLES, seed: int = 0) -> float:
+    """Share of bootstrap resamples of the window (the same rows for both models) in which the
+    new scores' precision@rate is strictly higher than the old ones'."""
+    rng = np.random.default_rng(seed)
+    wins = 0
+    for _ in range(resamples):
+        rows = rng.integers(0, len(fraud), len(fraud))
+        wins += _precision(new[rows], fraud[rows], rate) > _precision(old[rows], fraud[rows], rate)
+    return wins / resamples
+
+
+def promote_if_better(model_name: str, version: str, window: pd.DataFrame, rate: float = GATE_RATE,
+                      window_label: str = "") -> dict:
+    """Score the new version and the current champion on the evaluation window (probabilities);
+    the new one becomes `champion` only when it wins the paired bootstrap (`GATE_RULE`), otherwise
+    it is marked `challenger`. The decision, both figures, the window and the rule are written on
+    the new model version (tags and a one-line description). Returns what was decided and why."""
     mlflow.set_tracking_uri(tracking_uri())
     client = MlflowClient()
-    new_model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-    new_features = new_model.metadata.get_input_schema().input_names()
-    new_score = _precision(new_model, valid, new_features, rate)
+    fraud = window["fraud"].to_numpy().astype(int)
+    new_scores = _fraud_scores(f"models:/{model_name}/{version}", window)
+    new_precision = _precision(new_scores, fraud, rate)
+    decision: dict[str, object] = {"version": version, "new_precision": round(new_precision, 4), "rate": rate,
+                                   "window": window_label, "window_rows": len(window), "rule": GATE_RULE}
     try:
         champion = client.get_model_version_by_alias(model_name, "champion")
     except mlflow.exceptions.MlflowException:
         champion = None
-    decision = {"version": version, "new_precision": round(new_score, 4), "rate": rate}
     if champion is None:
-        client.set_registered_model_alias(model_name, "champion", version)
-        return {**decision, "promoted": True, "reason": "no champion yet"}
-    old_model = mlflow.pyfunc.load_model(f"models:/{model_name}@champion")
-    old_features = old_model.metadata.get_input_schema().input_names()
-    old_score = _precision(old_model, valid, old_features, rate) if set(old_features) <= set(valid.columns) else -1.0
-    decision.update(champion_version=champion.version, champion_precision=round(old_score, 4))
-    if new_score > old_score:
-        client.set_registered_model_alias(model_name, "champion", version)
-        return {**decision, "promoted": True, "reason": "beats the champion on the same validation window"}
-    client.set_registered_model_alias(model_name, "challenger", version)
-    return {**decision, "promoted": False, "reason": "does not beat the champion: stays challenger"}
+        decision.update(promoted=True, reason="no champion yet")
+    else:
+        old_scores = _fraud_scores(f"models:/{model_name}@champion", window)
+        decision["champion_version"] = champion.version
+        if old_scores is None:
+            decision.update(promoted=True, champion_precision=None,
+                            reason="the champion cannot score today's features")
+        else:
+            decision["champion_precision"] = round(_precision(old_scores, fraud, rate), 4)
+            wins = paired_bootstrap(new_scores, old_scores, fraud, rate)
+            decision["win_share"] = round(wins, 3)
+            promoted = wins >= GATE_WIN_SHARE and new_precision > decision["champion_precision"]
+            decision.update(promoted=promoted, reason=(
+                f"beats champion v{champion.version} in {wins:.0%} of resamples" if promoted else
+                f"higher than champion v{champion.version} in only {wins:.0%} of resamples (needs "
+                f"{GATE_WIN_SHARE:.0%}): stays challenger"))
+    client.set_registered_model_alias(model_name, "champion" if decision["promoted"] else "challenger", version)
+    _record_decision(client, model_name, version, decision)
+    return decision
+
+
+def _record_decision(client: MlflowClient, model_name: str, version: str, decision: dict) -> None:
+    tags = {"gate.decision": "champion" if decision["promoted"] else "challenger", "gate.reason": decision["reason"],
+            "gate.rule": GATE_RULE, "gate.window": decision["window"], "gate.window_rows": decision["window_rows"],
+            "gate.new_precision": decision["new_precision"],
+            "gate.champion_version": decision.get("champion_version", ""),
+            "gate.champion_precision": decision.get("champion_precision", ""),
+            "gate.win_share": decision.get("win_share", "")}
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, str(value))
+    against = (f" vs champion v{decision['champion_version']} {decision['champion_precision']}"
+               if decision.get("champion_version") else "")
+    client.update_model_version(model_name, version, description=(
+        f"precision@{decision['rate']:.0%} {decision['new_precision']}{against} on {decision['window']} "
+        f"({decision['window_rows']} records): {'champion' if decision['promoted'] else 'challenger'}, "
+        f"{decision['reason']}"))
 
 
 def load_selector(model_name: str, alias: str = "champion") -> Selector:

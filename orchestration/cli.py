@@ -158,7 +158,8 @@ def train_command() -> int:
         if "model_version" in meta:
             print(f"  {key} version {meta['model_version'].value}: promoted={meta['promoted_to_champion'].value}, "
                   f"precision@5% {meta['precision_at_0.05'].value}, precision@10% {meta['precision_at_0.1'].value} "
-                  f"on {meta['n_valid'].value} validation rows")
+                  f"on {meta['n_eval'].value} records of {meta['evaluation_window'].value} "
+                  f"({meta['gate_reason'].value})")
         else:
             print(f"  {key}: {meta['rows'].value} rows x {meta['features'].value} features -> {meta['path'].value}")
     if not result.success:

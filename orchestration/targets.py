@@ -119,6 +119,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
             "exploration": last.counts["exploration"], "critical_reserve": last.counts["critical_reserve"],
             "rule_hits": last.counts["rule_hits"],
             "counts_per_day": dg.MetadataValue.json({d.day.isoformat(): d.counts for d in published}),
+            "seconds_per_stage": dg.MetadataValue.json({d.day.isoformat(): d.seconds for d in published}),
             "input_versions": dg.MetadataValue.json(last.sources),
             "csv": dg.MetadataValue.path(str(last.csv_path)),
             "parquet": dg.MetadataValue.path(str(last.parquet_path)),

@@ -1,6 +1,8 @@
 """Weekly selector assets per channel: the feature table (Delta, rebuilt from silver), then the
 XGBoost selector trained on it, logged to MLflow, registered, promoted only if better."""
 
+import os
+
 import dagster as dg
 
 from jobs.sources import INSPECTION_RESULTS, PCCC_REGISTRY, PLATFORM_ORDERS, SOURCES, WATCH_LISTS
@@ -12,9 +14,11 @@ from orchestration.resources import LakeResource, SparkResource
 
 
 class SelectorConfig(dg.Config):
-    """Hyperparameters and the validation window (days of the most recent labels)."""
+    """Hyperparameters and the windows: the last `eval_days` days of labels are the evaluation
+    window (metrics, promotion gate), the `stop_days` before them early stopping, the rest training."""
 
-    valid_days: int = 14
+    eval_days: int = 14
+    stop_days: int = 7
     max_depth: int = 8
     learning_rate: float = 0.05
     n_estimators: int = 1000
@@ -53,28 +57,35 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
         group_name="selectors",
         deps=[feature_key(selector)],
         kinds={"xgboost", "mlflow", "spark"},
-        description=f"XGBoost fraud and critical selectors for {selector.channel}, trained on every labelled "
-        "record before the validation window; registered in MLflow, `champion` only if it beats the current "
-        "champion on the same window.",
+        description=f"XGBoost fraud and critical selectors for {selector.channel}: trained on the labelled records "
+        "before the early-stopping and evaluation windows (time order), registered in MLflow, `champion` only if "
+        "it beats the current champion on the evaluation window by a paired bootstrap.",
     )
     def selector_model(context: dg.AssetExecutionContext, config: SelectorConfig, lake: LakeResource,
                        spark: SparkResource) -> dg.MaterializeResult:
         """Weekly retraining on the latest inspection feedback."""
         params = TrainParams(max_depth=config.max_depth, learning_rate=config.learning_rate,
                              n_estimators=config.n_estimators, early_stopping_rounds=config.early_stopping_rounds)
-        outcome = train_channel_selector(spark.session(), lake.settings(), selector, params, config.valid_days)
+        outcome = train_channel_selector(spark.session(), lake.settings(), selector, params, config.eval_days,
+                                         config.stop_days)
         context.log.info(f"{selector.model_name} version {outcome.version}: {outcome.promotion['reason']}")
         fraud = outcome.report["fraud_ranking"]
+        critical = outcome.report["published_ranking"]["critical_recall_at"]["0.1"]
+        ui = os.environ.get("CUSTOMS_MLFLOW_UI", "http://127.0.0.1:5000")
         return dg.MaterializeResult(metadata={
             "model_version": outcome.version,
             "promoted_to_champion": outcome.promotion["promoted"],
+            "gate_reason": outcome.promotion["reason"],
             "promotion": dg.MetadataValue.json(outcome.promotion),
             "n_train": outcome.n_train,
-            "n_valid": outcome.n_valid,
-            "valid_from": outcome.valid_from.isoformat(),
+            "n_early_stopping": outcome.n_stop,
+            "n_eval": outcome.n_eval,
+            "evaluation_window": outcome.windows.label(),
             "precision_at_0.05": fraud["precision_at"]["0.05"],
             "precision_at_0.1": fraud["precision_at"]["0.1"],
-            "critical_recall_at_0.1": outcome.report["published_ranking"]["critical_recall_at"]["0.1"],
+            "critical_recall_at_0.1": critical if critical is not None else "no critical case in the window",
+            "mlflow_run_id": outcome.run_id,
+            "mlflow_run": dg.MetadataValue.url(f"{ui}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"),
             "report": dg.MetadataValue.json(outcome.report),
         })
 

@@ -183,3 +183,76 @@ def test_loaded_selector_without_critical_labels_ranks_critical_by_fraud(trackin
     fraud, critical = load_selector("fallback_selector").scores(valid)
     np.testing.assert_allclose(critical, fraud)
     np.testing.assert_allclose(fraud, selector.scores(valid)[0], rtol=1e-6)
+
+
+def test_the_gate_ranks_probabilities_not_labels(tracking):
+    """Two models that predict identical labels on the window but rank it differently get
+    different gate figures (the generic pyfunc returned 0/1 labels: ties broken by row order)."""
+    from mlflow.tracking import MlflowClient
+
+    from models.registry import log_training_run, promote_if_better
+    from models.train import TrainParams, train_selector
+
+    train, valid = _synthetic(800, 11), _synthetic(1500, 12)
+    params = TrainParams(n_estimators=80, max_depth=3)
+    sharp = train_selector(train, valid[:300], ["a", "b", "c"], params)
+    # A noisier training label: other scores, the same 0/1 labels below.
+    noisy = train.assign(fraud=np.where(np.random.default_rng(4).random(len(train)) < 0.5, 0, train["fraud"]))
+    blunt = train_selector(noisy, valid[:300], ["a", "b", "c"], params)
+    p_sharp, p_blunt = sharp.scores(valid)[0], blunt.scores(valid)[0]
+    window = valid[(p_sharp < 0.5) & (p_blunt < 0.5)].reset_index(drop=True)
+    x = window[["a", "b", "c"]]
+    assert len(window) > 500 and window["fraud"].sum() > 10
+    assert (sharp.fraud.predict(x) == blunt.fraud.predict(x)).all()  # identical labels (all 0)
+    v1 = log_training_run(blunt, params, {}, window, "gate_selector", {"train": "noisy"})
+    first = promote_if_better("gate_selector", v1, window, window_label="2024-03-01..2024-03-14")
+    v2 = log_training_run(sharp, params, {}, window, "gate_selector", {"train": "clean"})
+    second = promote_if_better("gate_selector", v2, window, window_label="2024-03-01..2024-03-14")
+    assert first["new_precision"] != second["new_precision"]
+    fraud = window["fraud"].to_numpy()
+    expected = selection_metrics(fraud_ranking(sharp.scores(window)[0]), fraud, fraud, 0.05)["precision"]
+    assert second["new_precision"] == round(expected, 4)
+    version = MlflowClient().get_model_version("gate_selector", v2)
+    assert version.tags["gate.window"] == "2024-03-01..2024-03-14"
+    assert version.tags["gate.rule"].startswith("paired bootstrap")
+    assert version.tags["gate.decision"] == ("champion" if second["promoted"] else "challenger")
+    assert "precision@5%" in version.description and "2024-03-01..2024-03-14" in version.description
+    # MLflow 3 opens the experiment on its training runs, each with a precision/recall chart
+    experiment = MlflowClient().get_experiment_by_name("risk-selectors")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(version.run_id)}
+    assert "precision_recall_by_rate.png" in artifacts
+
+
+def test_a_tie_keeps_the_champion_and_noise_does_not_flip_it():
+    from models.registry import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    fraud = (rng.random(400) < 0.2).astype(int)
+    scores = fraud + rng.normal(0, 0.8, 400)
+    assert paired_bootstrap(scores, scores, fraud, 0.05) == 0.0  # identical: never a win
+    slightly = scores + rng.normal(0, 0.05, 400)
+    assert paired_bootstrap(slightly, scores, fraud, 0.05) < 0.9  # noise is not a 90 % win
+    better = fraud * 3 + rng.normal(0, 0.8, 400)
+    assert paired_bootstrap(better, scores, fraud, 0.05) >= 0.9
+
+
+def test_windows_keep_evaluation_records_out_of_training():
+    from models.pipeline import split_windows
+
+    days = pd.Series([dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(40)])
+    w = split_windows(days, eval_days=14, stop_days=7)
+    assert (w.eval_from, w.stop_from) == (dt.date(2024, 3, 27), dt.date(2024, 3, 20))
+    train, stop, evaluation = days[days < w.stop_from], days[(days >= w.stop_from) & (days < w.eval_from)], \
+        days[days >= w.eval_from]
+    assert train.max() < stop.min() and stop.max() < evaluation.min() and len(evaluation) == 14
+    short = split_windows(days[:10], eval_days=14, stop_days=7)  # too short: 60 / 20 / 20 % of the days
+    assert short.first < short.stop_from < short.eval_from <= short.last
+
+
+def test_critical_recall_is_null_without_a_critical_case():
+    order = np.arange(10)
+    m = selection_metrics(order, np.array([1, 0] * 5), np.zeros(10, dtype=int), 0.2)
+    assert m["critical_recall"] is None
+    report = ranking_report(order, np.array([1, 0] * 5), np.zeros(10, dtype=int), [0.1])
+    assert report["critical_recall_at"]["0.1"] is None

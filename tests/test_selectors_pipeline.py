@@ -76,14 +76,16 @@ def test_express_selector_trains_from_the_lake_and_the_gate_keeps_the_champion(s
     table = build_feature_table(spark, settings, selector)
     assert table.rows == len(express_lake) and table.days == DAYS and table.features > 60
     params = TrainParams(n_estimators=200, max_depth=4, early_stopping_rounds=20)
-    first = train_channel_selector(spark, settings, selector, params, valid_days=4)
-    assert first.promotion["promoted"] and first.valid_from == START + dt.timedelta(days=DAYS - 4)
+    first = train_channel_selector(spark, settings, selector, params, eval_days=4, stop_days=3)
+    windows = first.windows
+    assert first.promotion["promoted"] and windows.eval_from == START + dt.timedelta(days=DAYS - 4)
+    assert windows.stop_from == windows.eval_from - dt.timedelta(days=3)
     # Generated misuse, split shipments and watch-listed sellers are learnable from these features.
     assert first.report["fraud_ranking"]["precision_at"]["0.05"] >= 0.8
 
     again = build_feature_table(spark, settings, selector)  # rebuilding is an overwrite, not an append
     assert again.rows == table.rows and again.version == table.version + 1
-    second = train_channel_selector(spark, settings, selector, params, valid_days=4)
+    second = train_channel_selector(spark, settings, selector, params, eval_days=4, stop_days=3)
     assert not second.promotion["promoted"]  # the same model ties: the champion stays
     mlflow.set_tracking_uri(tracking)
     client = MlflowClient()

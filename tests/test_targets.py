@@ -205,7 +205,7 @@ def test_published_list_for_a_day(spark, lake):
     settings, generated = lake
     selector = SELECTORS["express"]
     build_feature_table(spark, settings, selector)
-    train_channel_selector(spark, settings, selector, TINY, valid_days=3)
+    train_channel_selector(spark, settings, selector, TINY, eval_days=3, stop_days=2)
     model = load_champion(selector)
     day = generated.last
     advance_entity_state(spark, settings, selector, day - dt.timedelta(days=1))
