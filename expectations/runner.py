@@ -47,6 +47,15 @@ def count_failures(flagged: DataFrame, rules: list[Rule]) -> dict[str, int]:
     return {r.name: int(row[r.name] or 0) for r in rules}
 
 
+def split_by_rules(frame: DataFrame, rules: list[Rule]) -> tuple[DataFrame, DataFrame, dict[str, int]]:
+    """The rows passing every rule, the rows failing one (with `_failed_rules`, `_reason`), and
+    the failures per rule: the quarantine's own conditions, without a GX report."""
+    flagged = flag_failures(with_helper_columns(frame, rules), rules).cache()
+    has_failure = F.size("_failed_rules") > 0
+    return (flagged.where(~has_failure).drop("_failed_rules", "_reason"), flagged.where(has_failure),
+            count_failures(flagged, rules))
+
+
 class GxValidator:
     """Validator for `jobs.ingest.refine_silver`: GX 1.x suite built from the source's rules, run on
     the Spark DataFrame, results kept in a file-backed GX project with Data Docs (when `gx_dir`

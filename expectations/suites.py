@@ -30,7 +30,7 @@ S10_REGEX = r"^[A-Z]{2}[0-9]{9}[A-Z]{2}$"
 S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 CHANNELS = ["declarations", "express", "mail"]
 FINDINGS = ["under_valuation", "pccc_misuse", "drugs", "prohibited", "counterfeit", "origin_misdeclaration",
-            "regulated_undeclared", "split_shipment"]
+            "misclassification", "regulated_undeclared", "split_shipment"]
 # Korean tariff rates exceed 100% for some farm goods (ginseng 754.3%, rice 513%): a 0..100 bound
 # would quarantine real declarations, so the bound is the highest plausible rate.
 MAX_TAX_RATE_PERCENT = 1000.0

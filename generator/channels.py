@@ -33,10 +33,22 @@ class DayBatch:
     truth: pd.DataFrame
 
 
+def _risk_p(rate: float, weight: np.ndarray) -> np.ndarray:
+    """Per-record probability with mean about `rate`, concentrated where `weight` is high."""
+    return np.clip(rate * weight / max(weight.mean(), 1e-9), 0, 0.95)
+
+
 def _risk_weighted(rng: np.random.Generator, rate: float, weight: np.ndarray) -> np.ndarray:
-    """Bernoulli draws with mean about `rate`, concentrated where `weight` is high."""
-    p = np.clip(rate * weight / max(weight.mean(), 1e-9), 0, 0.95)
-    return rng.random(len(weight)) < p
+    """Bernoulli draws of `_risk_p`."""
+    return rng.random(len(weight)) < _risk_p(rate, weight)
+
+
+def _any_of(*probabilities: np.ndarray) -> np.ndarray:
+    """P(at least one pattern): the oracle's fraud probability."""
+    stay = np.ones_like(probabilities[0])
+    for p in probabilities:
+        stay = stay * (1 - p)
+    return 1 - stay
 
 
 def _shock_and_surge(world: World, day: dt.date, hs_idx: np.ndarray, rng: np.random.Generator):
@@ -72,12 +84,26 @@ def declarations(world: World, day: dt.date, n: int, rates: Rates, rng: np.rando
     tax = world.hs_tax[hs_idx].astype(float)
     tax_type = np.where(rng.random(n) < 0.45, [FTA_TAX_TYPE[c] for c in origin], rng.choice(["A", "C", "E1"], n))
 
-    risk = 3 * world.importer_risk[imp] + world.declarant_risk[dec] + world.seller_risk[sel] + world.hs_risk[hs_idx]
+    risk = (3 * world.importer_risk_on(day)[imp] + world.declarant_risk[dec] + world.seller_risk_on(day)[sel]
+            + world.hs_risk[hs_idx])
     country_risk = np.array([CRITICAL_COUNTRIES.get(c, 1.0) for c in departure])
-    drugs = _risk_weighted(rng, rates.decl_drugs, risk * country_risk)
-    under = ~drugs & _risk_weighted(rng, rates.decl_under_valuation, risk)
-    origin_fraud = ~drugs & ~under & _risk_weighted(rng, rates.decl_origin_misdeclaration, risk)
-    watch = ~drugs & ~under & ~origin_fraud & _risk_weighted(rng, rates.decl_watchlisted_goods, risk)
+    p = {"drugs": _risk_p(rates.decl_drugs, risk * country_risk), "under": _risk_p(rates.decl_under_valuation, risk),
+         "origin": _risk_p(rates.decl_origin_misdeclaration, risk),
+         "watch": _risk_p(rates.decl_watchlisted_goods, risk)}
+    # The new pattern (from `new_pattern_day`): goods declared under a lower-duty HS code of the same
+    # chapter by importers whatever their past; the legacy rules look for cheap goods, not for these.
+    new_pattern = day >= world.start + dt.timedelta(days=rates.new_pattern_day)
+    p["misclassified"] = (_risk_p(rates.decl_misclassification, world.hs_tax[hs_idx] + 1.0) if new_pattern
+                          else np.zeros(n))
+    drugs = rng.random(n) < p["drugs"]
+    under = ~drugs & (rng.random(n) < p["under"])
+    origin_fraud = ~drugs & ~under & (rng.random(n) < p["origin"])
+    watch = ~drugs & ~under & ~origin_fraud & (rng.random(n) < p["watch"])
+    misclassified = ~drugs & ~under & ~origin_fraud & ~watch & (rng.random(n) < p["misclassified"])
+    innocent = ~(drugs | under | origin_fraud | watch | misclassified)
+    cheap = innocent & (rng.random(n) < rates.decl_lookalike_cheap)  # genuinely cheap: declared = true price
+    true_price[cheap] *= rng.uniform(0.25, 0.5, int(cheap.sum()))
+    transshipped = innocent & ~cheap & (rng.random(n) < rates.decl_lookalike_origin)
 
     declared = true_price.copy()
     declared[under] *= rng.uniform(0.2, 0.55, int(under.sum()))
@@ -85,15 +111,24 @@ def declarations(world: World, day: dt.date, n: int, rates: Rates, rng: np.rando
     departure[origin_fraud] = "CN"
     origin[origin_fraud] = fake_origin
     tax_type[origin_fraud] = [FTA_TAX_TYPE.get(c, "FAS1") for c in fake_origin]
+    hubs = rng.choice(["SG", "HK", "NL"], int(transshipped.sum()))  # genuine origin, shipped through a hub
+    departure[transshipped] = hubs
+    tax_type[transshipped] = [FTA_TAX_TYPE.get(c, "FAS1") for c in origin[transshipped]]
     watch_hs = np.flatnonzero(pd.Series(world.hs6).isin(world.watch_hs).to_numpy())
     if watch.any() and len(watch_hs):
         hs_idx[watch] = rng.choice(watch_hs, int(watch.sum()))
         tax[watch] = world.hs_tax[hs_idx[watch]]
+    true_tax = tax.copy()
+    if misclassified.any():
+        lower = np.flatnonzero(world.hs_tax <= 3)
+        hs_idx[misclassified] = rng.choice(lower, int(misclassified.sum()))
+        tax[misclassified] = world.hs_tax[hs_idx[misclassified]]
 
-    fraud_type = np.select([drugs, under, origin_fraud, watch],
-                           ["drugs", "under_valuation", "origin_misdeclaration", "prohibited"], "")
-    duty_gap = np.select([under, origin_fraud, watch],
-                         [(true_price - declared) * (tax / 100 + 0.1), true_price * 0.08, true_price * 0.1], 0.0)
+    fraud_type = np.select([drugs, under, origin_fraud, watch, misclassified],
+                           ["drugs", "under_valuation", "origin_misdeclaration", "prohibited", "misclassification"], "")
+    duty_gap = np.select([under, origin_fraud, watch, misclassified],
+                         [(true_price - declared) * (tax / 100 + 0.1), true_price * 0.08, true_price * 0.1,
+                          true_price * np.maximum(true_tax - tax, 1.0) / 100], 0.0)
     ids = (rng.choice(90_000_000, n, replace=False) + 10_000_000).astype(str)
     ids = np.char.add(f"{day:%y%m%d}", ids)
     rows = pd.DataFrame({
@@ -113,6 +148,7 @@ def declarations(world: World, day: dt.date, n: int, rates: Rates, rng: np.rando
         "Net Mass": mass, "Item Price": np.round(declared, 2), "Fraud": "", "Critical Fraud": "",
     })
     truth = _truth("declarations", ids, day, fraud_type, true_price, duty_gap, drugs, rng)
+    truth["fraud_probability"] = _any_of(*p.values())
     return DayBatch(rows, truth)
 
 
@@ -140,7 +176,7 @@ def express(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Gen
     name = world.holder_name[holder].astype(object)
     phone = world.holder_phone[holder].astype(object)
     pccc = world.pccc[holder].astype(object)
-    weight = 1 + 4 * world.seller_risk[seller]
+    weight = 1 + 4 * world.seller_risk_on(day)[seller]
     drugs = _risk_weighted(rng, rates.express_drugs, weight)
     shared = ~drugs & (rng.random(n) < rates.express_pccc_shared)
     unregistered = ~drugs & ~shared & (rng.random(n) < rates.express_pccc_unregistered)
@@ -187,6 +223,10 @@ def express(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Gen
         "Declared Value": declared, "Currency": currency, "Clearance Type": clearance, "Purpose": purpose,
     })
     truth = _truth("express", awb, day, fraud_type, true_krw, duty_gap, drugs, rng)
+    uniform = np.full(n, rates.express_pccc_shared + rates.express_pccc_unregistered + rates.express_pccc_suspended
+                      + rates.express_watchlisted_seller)
+    truth["fraud_probability"] = _any_of(_risk_p(rates.express_drugs, weight), uniform, is_split.astype(float),
+                                         _risk_p(rates.express_under_valuation, weight) * ~is_split)
     truth["split_group"] = np.where(is_split, group, -1)
     truth["paid_krw"] = np.round(true_krw, 0)
     truth["first_in_group"] = first
@@ -237,6 +277,10 @@ def mail(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Genera
     category[supplements] = "gift"
     description[supplements] = rng.choice(SUPPLEMENTS, int(supplements.sum()))
     description[drugs] = rng.choice(["tea", "candles", "books", "toy", "coffee"], int(drugs.sum()))
+    # Real vitamin gifts from family abroad: the same words, nothing to declare.
+    vitamins = ~drugs & ~supplements & (rng.random(n) < rates.mail_lookalike_vitamins)
+    category[vitamins] = "gift"
+    description[vitamins] = rng.choice(["vitamin C", "비타민", "omega-3"], int(vitamins.sum()))
     value = np.round(np.exp(rng.normal(3.2, 0.9, n)), 2)
     holder = rng.integers(0, len(world.pccc), n)
     pccc = np.where(rng.random(n) < 0.4, world.pccc[holder], "")
@@ -250,6 +294,8 @@ def mail(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Genera
         "Weight": np.round(rng.gamma(2, 0.4, n) + 0.02, 2),
     })
     truth = _truth("mail", mail_id, day, fraud_type, true_krw, np.where(supplements, true_krw * 0.1, 0.0), drugs, rng)
+    truth["fraud_probability"] = _any_of(_risk_p(rates.mail_drugs, country_risk),
+                                         np.full(n, rates.mail_supplements_as_gift))
     return DayBatch(rows, truth)
 
 

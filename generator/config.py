@@ -25,7 +25,16 @@ class Rates:
     # International mail
     mail_supplements_as_gift: float = 0.05  # supplements/medicines sent as "gift" without declaration
     mail_drugs: float = 0.003
+    # A world that is not too easy: innocents that look guilty, parties that change, a new pattern
+    decl_lookalike_cheap: float = 0.03      # genuinely cheap goods: true price 25-50 % of the HS norm, clear
+    decl_lookalike_origin: float = 0.03     # genuine transshipment: departs elsewhere with a true FTA origin, clear
+    mail_lookalike_vitamins: float = 0.03   # real vitamin gifts from family abroad, clear
+    risk_drift_share: float = 0.1           # importers and sellers whose risk changes on the drift day
+    risk_drift_day: int = 28                # days after the first generated day
+    decl_misclassification: float = 0.02    # new pattern from `new_pattern_day`: declared under a lower-duty HS6
+    new_pattern_day: int = 21               # days after the first generated day
     # Inspection (simulated legacy selection; only inspected records get a result)
+    inspection_sensitivity: float = 0.85     # an inspection of a fraud finds it; a missed one is reported clear
     random_inspection: float = 0.02          # random/exploratory share
     rule_hit_inspection: float = 0.55        # probability a legacy rule hit is inspected
     max_result_lag_days: int = 7             # results arrive 1..this many days after the record

@@ -50,10 +50,12 @@ def inspect(channel: str, rows: pd.DataFrame, truth: pd.DataFrame, world: World,
     inspected = by_rule | (rng.random(len(rows)) < rates.random_inspection)
     t = truth[inspected]
     lag = rng.integers(1, rates.max_result_lag_days + 1, len(t))
+    # Inspections miss part of the fraud: a missed one is reported clear, with nothing found.
+    found = (t["outcome"].to_numpy() > 0) & (rng.random(len(t)) < rates.inspection_sensitivity)
     return pd.DataFrame({
         "Channel": channel, "Record Key": t["record_key"].to_numpy(),
         "Inspection Date": (np.datetime64(day) + lag.astype("timedelta64[D]")).astype(str),
-        "Outcome": t["outcome"].to_numpy(), "Finding": t["fraud_type"].to_numpy(),
-        "Seized kg": np.where(t["seized_kg"] > 0, t["seized_kg"], 0.0),
-        "Drug Type": t["drug_type"].to_numpy(), "Additional Duty": t["duty_gap_krw"].to_numpy(),
+        "Outcome": np.where(found, t["outcome"].to_numpy(), 0), "Finding": np.where(found, t["fraud_type"], ""),
+        "Seized kg": np.where(found & (t["seized_kg"] > 0), t["seized_kg"], 0.0),
+        "Drug Type": np.where(found, t["drug_type"], ""), "Additional Duty": np.where(found, t["duty_gap_krw"], 0.0),
     })

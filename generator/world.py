@@ -128,6 +128,28 @@ class World:
         self.watch = self.watch_lists()
         self.watch_hs = self.watch.loc[self.watch["key_type"] == "hs6", "key_value"].to_numpy()
         self.events = self._events(np.random.default_rng([config.seed, 2]))
+        self._drift(np.random.default_rng([config.seed, 3]))
+
+    def _drift(self, rng: np.random.Generator) -> None:
+        """Parties whose risk changes on the drift day: of a share of importers and sellers, half
+        turn risky (new offenders the legacy lists do not know), half reform."""
+        rates = self.config.rates
+        self.drift_day = self.start + dt.timedelta(days=rates.risk_drift_day)
+        self.importer_risk_later = self.importer_risk.copy()
+        self.seller_risk_later = self.seller_risk.copy()
+        for later in (self.importer_risk_later, self.seller_risk_later):
+            moved = rng.random(len(later)) < rates.risk_drift_share
+            turn = moved & (rng.random(len(later)) < 0.5)
+            later[turn] = rng.beta(3, 6, int(turn.sum()))
+            later[moved & ~turn] = rng.beta(0.5, 40, int((moved & ~turn).sum()))
+
+    def importer_risk_on(self, day: dt.date) -> np.ndarray:
+        """Each importer's latent risk on `day` (after the drift day, the drifted one)."""
+        return self.importer_risk_later if day >= self.drift_day else self.importer_risk
+
+    def seller_risk_on(self, day: dt.date) -> np.ndarray:
+        """Each seller's latent risk on `day`."""
+        return self.seller_risk_later if day >= self.drift_day else self.seller_risk
 
     def _items(self, rng: np.random.Generator) -> None:
         """Monitored items: 86 price-disclosure, 831 surge-check, 333 key import, 450 key export."""

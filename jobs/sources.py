@@ -231,7 +231,7 @@ INSPECTION_RESULTS = SourceSpec(
         _c("inspection_date", "Inspection Date", T.DateType(), "Date of the result (partition)"),
         _c("outcome", "Outcome", T.IntegerType(), "0 clear, 1 fraud, 2 critical"),
         _c("finding", "Finding", T.StringType(), "under_valuation, pccc_misuse, drugs, prohibited, counterfeit, "
-           "origin_misdeclaration, regulated_undeclared, split_shipment or empty"),
+           "origin_misdeclaration, misclassification, regulated_undeclared, split_shipment or empty"),
         _c("seized_kg", "Seized kg", T.DoubleType(), "Seized quantity, kg"),
         _c("drug_type", "Drug Type", T.StringType(), "When drugs were found"),
         _c("additional_duty_krw", "Additional Duty", T.DoubleType(), "Duty assessed, KRW"),

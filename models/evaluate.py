@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import reduce
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from expectations.runner import split_by_rules
+from expectations.suites import rules_for
 from features.declarations import declaration_features
+from jobs.ingest import validation_frame
 from jobs.sources import DECLARATIONS
 from models.channels import SELECTORS
 from models.metrics import ranking_report, rounded, selection_metrics
@@ -25,7 +30,7 @@ CRITICAL_SHARE = 0.2  # of the capacity reserved for the highest critical scores
 
 
 def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
-    """KCS-schema CSV files as typed declarations (lake column names and types)."""
+    """KCS-schema CSV files as typed declarations (lake column names and types), unchecked."""
     raw = spark.read.option("header", True).option("inferSchema", False).csv([str(p) for p in paths])
     missing = [c.header for c in DECLARATIONS.columns if c.header not in raw.columns]
     if missing:
@@ -33,24 +38,67 @@ def read_kcs_csv(spark: SparkSession, paths: list[str | Path]) -> DataFrame:
     return DECLARATIONS.typed(raw)
 
 
+# Rules about the delivery rather than the record: a benchmark file has no landing folder.
+DELIVERY_RULES = ("date_in_partition",)
+
+
+def read_kcs_checked(spark: SparkSession, path: str | Path) -> tuple[DataFrame, dict[str, object]]:
+    """A KCS-schema CSV file as typed declarations, keeping only the rows the lake would accept:
+    the declarations rules of `expectations/suites.py` (one definition), as landing applies them.
+    Returns the rows and what the file lost, per rule."""
+    raw = spark.read.option("header", True).option("inferSchema", False).csv(str(path))
+    missing = [c.header for c in DECLARATIONS.columns if c.header not in raw.columns]
+    if missing:
+        raise ValueError(f"{path}: not a KCS-schema file, missing columns {missing}")
+    delivered = raw.select([F.col(f"`{c.header}`").alias(c.name) for c in DECLARATIONS.columns])
+    lineage = {"_row_hash": F.lit(""), "_source_file": F.lit(str(path)), "_line_number": F.lit(0).cast("long"),
+               "_file_checksum": F.lit(""), "_raw_line": F.lit(""), "_ingested_at": F.current_timestamp(),
+               "_partition_date": F.col("date").try_cast("date")}
+    frame = validation_frame(delivered.withColumns(lineage), DECLARATIONS)
+    rules = [r for r in rules_for(DECLARATIONS) if not any(r.name.endswith(d) for d in DELIVERY_RULES)]
+    valid, failed, by_rule = split_by_rules(frame, rules)
+    valid = valid.select(*DECLARATIONS.column_names).cache()
+    kept, lost = valid.count(), failed.count()
+    return valid, {"file": Path(path).name, "rows": kept + lost, "kept": kept, "lost": lost,
+                   "lost_by_rule": {k: v for k, v in by_rule.items() if v}}
+
+
 def _labels(df: DataFrame) -> pd.DataFrame:
-    return df.select("declaration_id", "fraud", (F.col("critical_fraud") == 2).cast("int").alias("critical")).toPandas()
+    """Labels, and the consignment (HS6, mass, price) that tells novel test rows apart."""
+    return df.select("declaration_id", "fraud", (F.col("critical_fraud") == 2).cast("int").alias("critical"),
+                     *CONSIGNMENT).toPandas()
 
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _read_checked(spark: SparkSession, files: list) -> tuple[DataFrame, list[dict[str, object]]]:
+    frames, reports = [], []
+    for path in files:
+        frame, report = read_kcs_checked(spark, path)
+        frames.append(frame)
+        reports.append(report)
+        _log(f"{report['file']}: {report['rows']} rows, {report['lost']} the lake would quarantine "
+             f"{report['lost_by_rule'] or ''}")
+    return reduce(DataFrame.unionByName, frames), reports
+
+
 def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rates: list[float] = DEFAULT_RATES,
-             critical_share: float = CRITICAL_SHARE, params: TrainParams | None = None) -> tuple[dict, Selector]:
-    """Build features, train on train (early stopping on valid), score the test file."""
-    train, valid, test = (read_kcs_csv(spark, files) for files in (train_files, [valid_file], [test_file]))
-    history = train.unionByName(valid).where(F.col("fraud").isNotNull())
+             critical_share: float = CRITICAL_SHARE, params: TrainParams | None = None,
+             label_lag_days: int = 0) -> tuple[dict, Selector]:
+    """Build features, train on train (early stopping on valid), score the test file. Every file
+    keeps only the rows the lake's rules accept; a label feeds the profiles of records from
+    `label_lag_days` days after its declaration (0: the next day, as the published baselines)."""
+    (train, train_lost), (valid, valid_lost), (test, test_lost) = (
+        _read_checked(spark, files) for files in (train_files, [valid_file], [test_file]))
+    history = (train.unionByName(valid).where(F.col("fraud").isNotNull())
+               .withColumn("_label_day", F.date_add("date", label_lag_days)))
     records = train.unionByName(valid).unionByName(test.withColumn("fraud", F.lit(None).cast("int"))
                                                    .withColumn("critical_fraud", F.lit(None).cast("int")))
     began = time.perf_counter()
     _log("building point-in-time features ...")
-    features = declaration_features(records, history).toPandas()
+    features = declaration_features(records, history, label_day_column="_label_day").toPandas()
     columns = SELECTORS["declarations"].feature_columns(list(features.columns))
     _log(f"features: {len(features)} rows x {len(columns)} in {time.perf_counter() - began:.1f}s")
     sets = {}
@@ -62,9 +110,28 @@ def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rate
     selector = train_selector(sets["train"], sets["valid"], columns, params or TrainParams())
     _log(f"trained in {selector.train_seconds:.1f}s; scoring {len(sets['test'])} test rows")
     report = score_report(selector, sets["test"], rates, critical_share)
+    report["novel_ranking"] = novel_report(selector, sets["test"], pd.concat([sets["train"], sets["valid"]]), rates)
     report["train_seconds"] = round(selector.train_seconds, 2)
     report["n_train"], report["n_valid"] = len(sets["train"]), len(sets["valid"])
+    report["label_lag_days"] = label_lag_days
+    report["rows_lost_to_rules"] = [*train_lost, *valid_lost, *test_lost]
     return report, selector
+
+
+CONSIGNMENT = ["hs6_code", "net_mass", "item_price"]
+
+
+def novel_report(selector: Selector, test: pd.DataFrame, seen: pd.DataFrame, rates: list[float]) -> dict:
+    """`fraud_ranking`'s figures (and `n`) on the test rows with no identical consignment (same
+    HS6, net mass and item price) in `seen` (train and valid): what the selector learnt, not what
+    it remembers."""
+    keys = set(map(tuple, seen[CONSIGNMENT].to_numpy().tolist()))
+    novel = test[[tuple(row) not in keys for row in test[CONSIGNMENT].to_numpy().tolist()]]
+    fraud_score, _ = selector.scores(novel) if len(novel) else (np.array([]), None)
+    fraud = novel["fraud"].to_numpy().astype(int)
+    critical = novel["critical"].to_numpy().astype(int)
+    report = ranking_report(fraud_ranking(fraud_score), fraud, critical, rates) if len(novel) else {}
+    return {"n": int(len(novel)), "fraud_rate": round(float(fraud.mean()), 4) if len(novel) else None, **report}
 
 
 def score_report(selector: Selector, test: pd.DataFrame, rates: list[float], critical_share: float) -> dict:

@@ -180,7 +180,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     rates = [float(r) for r in args.rates.split(",")]
     spark = build_spark_session(Settings.from_env(), app_name="customs-risk-evaluate")
     share = CRITICAL_SHARE if args.critical_share is None else args.critical_share
-    report, _ = evaluate(spark, args.train, args.valid, args.test, rates, share)
+    report, _ = evaluate(spark, args.train, args.valid, args.test, rates, share, label_lag_days=args.label_lag_days)
     print(json.dumps(report))
     return 0
 
@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--rates", default="0.01,0.02,0.05,0.1")
     ev.add_argument("--critical-share", type=float, default=None,
                     help="share of capacity the published ranking reserves for critical scores (0.2)")
+    ev.add_argument("--label-lag-days", type=int, default=0,
+                    help="days after its declaration a training label may feed a profile (0: the next day)")
 
     sub.add_parser("train", help="run the weekly_training job now (train, register, promote)")
 

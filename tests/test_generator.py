@@ -106,7 +106,11 @@ def test_only_some_records_are_inspected_and_results_arrive_later(generated):
     assert len(joined) == len(results)
     lag = (pd.to_datetime(joined["Inspection Date"]) - pd.to_datetime(joined["date"])).dt.days
     assert lag.between(1, 7).all()
-    assert (joined["Outcome"].astype(int) == joined["outcome"]).all()
+    reported = joined["Outcome"].astype(int)
+    # Inspections miss part of the fraud (reported clear), never invent one.
+    assert ((reported == joined["outcome"]) | (reported == 0)).all()
+    frauds = joined[joined["outcome"] > 0]
+    assert 0.7 < (reported[frauds.index] > 0).mean() < 0.97
     # Inspected records are richer in fraud than the population: the legacy rules find something.
     assert joined["fraud"].mean() > truth["fraud"].mean()
 

@@ -256,3 +256,28 @@ def test_critical_recall_is_null_without_a_critical_case():
     assert m["critical_recall"] is None
     report = ranking_report(order, np.array([1, 0] * 5), np.zeros(10, dtype=int), [0.1])
     assert report["critical_recall_at"]["0.1"] is None
+
+
+def test_evaluate_reads_what_the_lake_would_accept(spark, tmp_path):
+    from models.evaluate import read_kcs_checked
+    from tests.conftest import HEADER, declaration_line
+
+    path = tmp_path / "kcs.csv"
+    lines = [declaration_line("1"), declaration_line("2", net_mass="0"), declaration_line("3", country_of_origin="XX"),
+             declaration_line("4", hs6_code="71080"), declaration_line("5", tax_rate="abc")]
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    rows, report = read_kcs_checked(spark, path)
+    assert sorted(r.declaration_id for r in rows.collect()) == ["1", "4"]  # the repaired HS code is kept
+    assert report["rows"] == 5 and report["lost"] == 3
+    assert report["lost_by_rule"] == {"net_mass_positive": 1, "country_of_origin_iso": 1, "tax_rate_is_number": 1}
+
+
+def test_label_lag_delays_when_a_label_feeds_a_profile(spark):
+    d0 = dt.date(2020, 3, 2)
+    rows = [_row(0, d0, "A", 1), _row(1, d0 + dt.timedelta(days=3), "A", None, None),
+            _row(2, d0 + dt.timedelta(days=9), "A", None, None)]
+    history = _declarations(spark, rows).withColumn("_label_day", F.date_add("date", 7))
+    feats = declaration_features(_declarations(spark, rows), history, label_day_column="_label_day")
+    by_id = feats.toPandas().set_index("declaration_id")
+    # known 7 days after the declaration: not yet on day 3, counted on day 9
+    assert by_id.loc["1", "importer_n"] == 0 and by_id.loc["2", "importer_n"] == 1
