@@ -1,6 +1,6 @@
 """Selection-bias backtest: replay generated weeks in which only the records a policy selects get
-their labels revealed (the generator's ground truth, 1-7 days later), as in reality, retraining
-weekly, and compare
+their labels revealed, as in reality (the generator's truth as an inspection reports it: a fraud is
+found with the generator's inspection sensitivity, 1-7 days later), retraining weekly, and compare
 
 - `legacy`: the generator's legacy rules (rule hits first, in random order, then random records),
 - `exploitation`: the selector's list without exploration (critical reserve + fraud score),
@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from features.entity_state import HistorySums
 from features.parcels import ParcelReferences
 from generator import channels
-from generator.config import GeneratorConfig
+from generator.config import GeneratorConfig, Rates
 from generator.inspection import legacy_rule_hits
 from generator.world import World
 from jobs.sources import SOURCES
@@ -103,13 +103,18 @@ def generate_days(spark: SparkSession, config: BacktestConfig, log: Callable[[st
     return GeneratedWorld(records, truth, refs)
 
 
-def reveal(truth: pd.DataFrame, selected: list[str], rng: np.random.Generator) -> pd.DataFrame:
-    """The labels of exactly the `selected` records, each known 1-7 days after its day."""
+def reveal(truth: pd.DataFrame, selected: list[str], rng: np.random.Generator,
+           sensitivity: float = Rates().inspection_sensitivity) -> pd.DataFrame:
+    """The labels of exactly the `selected` records, each known 1-7 days after its day, as the
+    inspection reports them: a fraud is found with probability `sensitivity`, else reported clear.
+    `duty_krw` is what the inspection recovered."""
     rows = truth[truth["record_key"].isin(selected)]
     lag = pd.to_timedelta(rng.integers(1, 8, len(rows)), unit="D")
-    return pd.DataFrame({"record_key": rows["record_key"].to_numpy(), "fraud": rows["fraud"].to_numpy(),
-                         "critical": (rows["outcome"] == 2).astype(int).to_numpy(),
-                         "label_date": (pd.to_datetime(rows["day"]) + lag).dt.date.to_numpy()})
+    found = (rows["fraud"].to_numpy() == 1) & (rng.random(len(rows)) < sensitivity)
+    return pd.DataFrame({"record_key": rows["record_key"].to_numpy(), "fraud": found.astype(int),
+                         "critical": (found & (rows["outcome"] == 2).to_numpy()).astype(int),
+                         "label_date": (pd.to_datetime(rows["day"]) + lag).dt.date.to_numpy(),
+                         "duty_krw": np.where(found, rows["duty_gap_krw"].to_numpy(), 0.0)})
 
 
 def legacy_selection(day_truth: pd.DataFrame, capacity: int, rng: np.random.Generator) -> list[str]:
@@ -184,13 +189,13 @@ def run_backtest(spark: SparkSession, config: BacktestConfig, log: Callable[[str
                 picks = _model_week(spark, world, config, revealed[policy], week_start, week_end,
                                     config.exploration if policy == "hybrid" else 0.0, rng_p)
             selected[policy] |= set(picks)
-            revealed[policy] = pd.concat([revealed[policy], reveal(truth, picks, rng_p)], ignore_index=True)
-            hits = week_truth[week_truth["record_key"].isin(picks)]
+            found = reveal(truth, picks, rng_p)
+            revealed[policy] = pd.concat([revealed[policy], found], ignore_index=True)
             rows.append({"week": week + 1, "week_start": week_start.isoformat(), "policy": policy,
-                         "inspected": len(picks), "hits": int(hits["fraud"].sum()),
-                         "hit_rate": round(float(hits["fraud"].mean()), 4) if len(hits) else None,
-                         "duty_recovered_krw": float(hits.loc[hits["fraud"] == 1, "duty_gap_krw"].sum()),
-                         "critical_finds": int((hits["outcome"] == 2).sum()),
+                         "inspected": len(picks), "hits": int(found["fraud"].sum()),
+                         "hit_rate": round(float(found["fraud"].mean()), 4) if len(found) else None,
+                         "duty_recovered_krw": float(found["duty_krw"].sum()),
+                         "critical_finds": int(found["critical"].sum()),
                          "frauds_in_week": int(week_truth["fraud"].sum())})
         line = "  ".join(f"{r['policy']} {r['hit_rate']}" for r in rows[-len(POLICIES):])
         log(f"  week {week + 1}/{config.weeks} ({week_start}): hit rate {line}  [{time.perf_counter() - began:.0f}s]")

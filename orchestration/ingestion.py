@@ -3,14 +3,13 @@
 Every source in `jobs.sources.SOURCES` gets the same three assets from this one function."""
 
 
-import datetime as dt
 
 import dagster as dg
 
 from expectations.runner import GxValidator
 from jobs.ingest import land_bronze, refine_silver
 from jobs.sources import INSPECTED_CHANNELS, SourceSpec
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import daily_partitions, partition_days
 from orchestration.resources import LakeResource, SparkResource
 
 GROUP = "ingestion"
@@ -29,11 +28,6 @@ def silver_key(spec: SourceSpec) -> dg.AssetKey:
 def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
     """Asset key of a source's quarantine table."""
     return dg.AssetKey(["quarantine", spec.name])
-
-
-def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
-    """The run's days: one partition, or a whole range when a backfill runs as a single run."""
-    return [dt.date.fromisoformat(key) for key in context.partition_keys]
 
 
 def upstream_of_silver(spec: SourceSpec) -> list[dg.AssetKey]:
@@ -57,7 +51,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def bronze(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        result = land_bronze(spark.session(), spec, settings, _days(context))
+        result = land_bronze(spark.session(), spec, settings, partition_days(context))
         if not result.files:
             context.log.warning(f"no landing files for {spec.name} in {context.partition_key_range}")
         return dg.MaterializeResult(
@@ -93,7 +87,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        result = refine_silver(spark.session(), spec, settings, _days(context), GxValidator(settings.gx_dir))
+        result = refine_silver(spark.session(), spec, settings, partition_days(context), GxValidator(settings.gx_dir))
         counts = {
             "rows_read": result.rows_read,
             "valid_rows": result.valid_rows,

@@ -14,7 +14,7 @@ from models.day_targets import build_day_targets, load_champion
 from models.feedback import HORIZON_DAYS, refresh_selection_performance
 from models.scoring import ChampionMismatch
 from orchestration.ingestion import silver_key
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import daily_partitions, partition_days
 from orchestration.resources import LakeResource, SparkResource
 
 GROUP = "targets"
@@ -30,10 +30,6 @@ def state_key(selector: ChannelSelector) -> dg.AssetKey:
 def targets_key(selector: ChannelSelector) -> dg.AssetKey:
     """Asset key of a channel's daily target list."""
     return dg.AssetKey(["gold", f"{selector.channel}_targets"])
-
-
-def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
-    return sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
@@ -71,7 +67,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
         settings = lake.settings()
         outcome = None
         folded, replayed, unchanged = [], [], []
-        for day in _days(context):
+        for day in partition_days(context):
             outcome = advance_entity_state(spark.session(), settings, selector, day - dt.timedelta(days=1))
             folded += outcome.folded
             replayed += outcome.replayed
@@ -98,7 +94,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
         description=f"The day's {selector.channel} target list for the risk teams: every record scored with "
         f"models:/{selector.model_name}@champion, red/yellow lanes sized by capacity (rules, critical reserve, "
         "exploration, model), three plain-word reasons per row, personal data masked. Rows in gold/targets, all "
-        "scores in gold/scores, files in publish/targets/<day>/.",
+        "scores in gold/scores, files in publish/targets/YYYY-MM-DD/ (CSV and Parquet).",
     )
     def target_list(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         """Score the day, build the list, publish it."""
@@ -106,7 +102,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
         try:
             model = load_champion(selector)
             published = [build_day_targets(spark.session(), settings, selector, day, model)
-                         for day in _days(context)]
+                         for day in partition_days(context)]
         except (ChampionMismatch, StateNotReady) as err:
             raise dg.Failure(description=str(err)) from err
         last = published[-1]
@@ -143,7 +139,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
 )
 def selection_performance(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     """Refresh the feedback table for the recent list days."""
-    summary = refresh_selection_performance(spark.session(), lake.settings(), _days(context))
+    summary = refresh_selection_performance(spark.session(), lake.settings(), partition_days(context))
     metadata: dict[str, object] = {
         **summary, "path": dg.MetadataValue.path(str(lake.settings().table_path("gold", "selection_performance")))}
     if summary["listed_inspected"]:
