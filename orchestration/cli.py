@@ -13,6 +13,7 @@ from jobs.settings import PROJECT_ROOT, Settings
 
 # The console shows progress lines from this command; Dagster's own log goes to the run history.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bar per model loaded
 
 
 def _date(text: str) -> dt.date:
