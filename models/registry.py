@@ -207,13 +207,14 @@ def _record_decision(client: MlflowClient, model_name: str, version: str, decisi
             "gate.champion_precision": decision.get("champion_precision", ""),
             "gate.win_share": decision.get("win_share", "")}
     for key, value in tags.items():
-        client.set_model_version_tag(model_name, version, key, str(value))
+        if value not in ("", None):
+            client.set_model_version_tag(model_name, version, key, str(value))
     against = (f" vs champion v{decision['champion_version']} {decision['champion_precision']}"
                if decision.get("champion_version") else "")
     client.update_model_version(model_name, version, description=(
         f"precision@{decision['rate']:.0%} {decision['new_precision']}{against} on {decision['window']} "
-        f"({decision['window_rows']} records): {'champion' if decision['promoted'] else 'challenger'}, "
-        f"{decision['reason']}"))
+        f"({decision['window_rows']} records): {'champion' if decision['promoted'] else 'challenger'} "
+        f"({decision['reason']})"))
 
 
 def load_selector(model_name: str, alias: str = "champion") -> Selector:

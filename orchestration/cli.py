@@ -167,7 +167,8 @@ def train_command() -> int:
         for event in result.all_events:
             if event.is_step_failure:
                 print(f"  FAILED: {event.event_specific_data.error.message.strip()}")
-    print(f"MLflow: {os.environ['MLFLOW_TRACKING_URI']}  (make mlflow-ui -> http://127.0.0.1:5000)")
+    print(f"MLflow: {os.environ['MLFLOW_TRACKING_URI']}  (make mlflow-ui -> "
+          "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning)")
     return 0 if result.success else 1
 
 

@@ -85,7 +85,8 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
             "precision_at_0.1": fraud["precision_at"]["0.1"],
             "critical_recall_at_0.1": critical if critical is not None else "no critical case in the window",
             "mlflow_run_id": outcome.run_id,
-            "mlflow_run": dg.MetadataValue.url(f"{ui}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"),
+            "mlflow_run": dg.MetadataValue.url(f"{ui}/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}"
+                                               "?workflowType=machine_learning"),
             "report": dg.MetadataValue.json(outcome.report),
         })
 
