@@ -1,8 +1,9 @@
 """The selectors on generated data, read against the ceiling: each channel's selector is trained as
 the weekly job trains it (labels only from the legacy inspections, which miss 15 % of the fraud;
 training, early-stopping and evaluation windows in time order) and scored on every record of the
-evaluation window against the generator's truth; the oracle ranks the same records by their true
-fraud probability (the generator's own), which no selector can beat on average.
+evaluation window against the generator's truth; the oracle ranks the same records by the
+probability the generator gave each of being fraud (from latent propensities: where a pattern
+leaves a clear mark in the record, a selector can beat it; see the README).
 
     .venv/bin/python benchmarks/generated_selectors.py --days 42 --seed 7
 

@@ -27,7 +27,9 @@ def mask_pccc(pccc: Column) -> Column:
 def mask_phone(phone: Column) -> Column:
     """`010-1234-5678` or `01012345678` -> `010-****-5678`; `02-555-1234` -> `02-****-1234`."""
     digits = F.regexp_replace(phone, "[^0-9]", "")
-    first = F.when(F.instr(phone, "-") > 0, F.split(phone, "-").getItem(0)).otherwise(F.substring(digits, 1, 3))
+    # the area or carrier prefix: the first group when dashed (at most 3 digits), else 3 digits
+    group = F.regexp_replace(F.split(phone, "-").getItem(0), "[^0-9]", "")
+    first = F.when(F.instr(phone, "-") > 0, F.substring(group, 1, 3)).otherwise(F.substring(digits, 1, 3))
     return (F.when(phone.isNull(), F.lit(None))
             .when(F.length(digits) >= 8, F.concat(first, F.lit("-****-"), F.substring(digits, -4, 4)))
             .otherwise(F.lit("****")))
@@ -39,6 +41,16 @@ def mask_name(name: Column) -> Column:
     return (F.when(name.isNull(), F.lit(None))
             .when(F.length(trimmed) >= 2, F.concat(F.substring(trimmed, 1, 1), F.lit("*")))
             .otherwise(F.lit("*")))
+
+
+PCCC_IN_TEXT = r"[Pp][0-9]{12}"
+PHONE_IN_TEXT = r"0[0-9]{1,2}[- .]?[0-9]{3,4}[- .]?[0-9]{4}"
+
+
+def scrub_text(text: Column) -> Column:
+    """Free text (a contents description) with anything shaped like a PCCC or a phone number
+    replaced by `****`: senders write them into descriptions."""
+    return F.regexp_replace(F.regexp_replace(text, PCCC_IN_TEXT, "P****"), PHONE_IN_TEXT, "****")
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:

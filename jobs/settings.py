@@ -43,7 +43,8 @@ class LaneCapacity:
     def sizes(self, records: int) -> tuple[int, int]:
         """(red, yellow) slots for a day of `records` records."""
         def size(value: float) -> int:
-            return min(records, int(value) if value >= 1 else math.ceil(value * records))
+            # round first: 0.07 * 100000 is 7000.000000000001 in floating point, not a 7001st slot
+            return min(records, int(value) if value >= 1 else math.ceil(round(value * records, 9)))
         red = size(self.red)
         return red, min(records - red, size(self.yellow))
 

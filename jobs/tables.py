@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -141,6 +142,30 @@ def merge_history(
         .execute()
     )
     return _merge_metrics(target)
+
+
+def changed_partitions(spark: SparkSession, path: Path | str, partition_column: str, after_version: int,
+                       upto_version: int) -> set[dt.date] | None:
+    """The days (values of the date partition column) of the files that the table's commits after
+    `after_version` up to `upto_version` added or removed, read from its Delta log; None when the
+    log no longer holds one of those commits or the table is not partitioned by that column."""
+    if upto_version <= after_version:
+        return set()
+    log = f"{str(path).rstrip('/')}/_delta_log"
+    try:
+        actions = spark.read.json([f"{log}/{v:020d}.json" for v in range(after_version + 1, upto_version + 1)])
+    except AnalysisException:
+        return None
+    days: set[dt.date] = set()
+    for kind in ("add", "remove"):
+        if kind not in actions.columns:
+            continue
+        action = actions.schema[kind].dataType
+        if "partitionValues" not in action.names or partition_column not in action["partitionValues"].dataType.names:
+            return None
+        values = actions.select(F.col(f"{kind}.partitionValues.`{partition_column}`").alias("d")).where("d IS NOT NULL")
+        days |= {dt.date.fromisoformat(r["d"]) for r in values.distinct().collect()}
+    return days
 
 
 def read_partition(spark: SparkSession, path: Path | str, partition_column: str, days: Days) -> DataFrame:

@@ -15,7 +15,7 @@ from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.express import EXPRESS_STATE, express_features_from
 from features.mail import MAIL_STATE, mail_features_from
 from features.parcels import WINDOW_DAYS, ParcelReferences, parcel_labels
-from jobs.publish import mask_name, mask_pccc, mask_phone
+from jobs.publish import mask_name, mask_pccc, mask_phone, scrub_text
 
 # (records, sums known before their day, references, window of earlier records) -> one row per record
 FeatureBuilder = Callable[[DataFrame, Sums, ParcelReferences | None, DataFrame], DataFrame]
@@ -69,14 +69,15 @@ DECLARATION_FIELDS = (
 )
 EXPRESS_FIELDS = (
     ("master_awb", _col("master_awb")), ("courier_id", _col("courier_id")), ("hs6_code", _col("hs6_code")),
-    ("goods_description", _col("item_description")), ("origin_country", _col("country_of_origin")),
+    ("goods_description", lambda: scrub_text(F.col("item_description"))),
+    ("origin_country", _col("country_of_origin")),
     ("declared_value", _col("declared_value")), ("currency", _col("currency")),
     ("recipient_name_masked", lambda: mask_name(F.col("recipient_name"))),
     ("recipient_pccc_masked", lambda: mask_pccc(F.col("recipient_pccc"))),
     ("recipient_phone_masked", lambda: mask_phone(F.col("recipient_phone"))),
 )
 MAIL_FIELDS = (
-    ("mail_class", _col("mail_class")), ("goods_description", _col("contents_description")),
+    ("mail_class", _col("mail_class")), ("goods_description", lambda: scrub_text(F.col("contents_description"))),
     ("declared_category", _col("contents_category")), ("origin_country", _col("posting_country")),
     ("declared_value", _col("declared_value")), ("currency", _col("currency")),
     ("recipient_name_masked", lambda: mask_name(F.col("recipient_name"))),

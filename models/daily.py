@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from features.entity_state import INCREMENT_SCHEMA, StateSums, accumulate, entity_increments
 from features.parcels import ORDER_LOOKBACK_DAYS, ParcelReferences
 from jobs.settings import Settings
-from jobs.state_store import AdvanceResult, CumulativeTable, advance, state_before
+from jobs.state_store import AdvanceResult, CumulativeTable, Source, advance, state_before
 from jobs.tables import read_partition, table_exists
 from models.channels import ChannelSelector
 from models.pipeline import pinned, references
@@ -75,9 +75,14 @@ def lake_increments(spark: SparkSession, settings: Settings, selector: ChannelSe
 
 def advance_entity_state(spark: SparkSession, settings: Settings, selector: ChannelSelector,
                          through: dt.date) -> AdvanceResult:
-    """Advance the channel's entity state so that it holds every day up to `through`."""
+    """Advance the channel's entity state so that it holds every day up to `through`, and replay it
+    from any earlier day whose records or results changed since the last fold."""
+    sources = [Source(f"silver.{selector.channel}", str(settings.table_path("silver", selector.channel)),
+                      selector.day_column),
+               Source("silver.inspection_results", str(settings.table_path("silver", "inspection_results")),
+                      "inspection_date")]
     return advance(spark, entity_state_table(settings, selector), through,
-                   lambda first, last: lake_increments(spark, settings, selector, first, last))
+                   lambda first, last: lake_increments(spark, settings, selector, first, last), sources)
 
 
 @dataclass

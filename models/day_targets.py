@@ -128,7 +128,7 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
                   ["day", "channel"])
     clock.lap("gold_tables")
     published = targets.toPandas()  # the list: bounded by the day's capacity, not by history
-    columns = [n for n, _ in LIST_HEAD[2:]] + [n for n, _ in selector.list_fields] + ["model_name", "model_version"]
+    columns = [n for n, _ in LIST_HEAD[2:]] + [n for n, _ in selector.list_fields] + [n for n, _ in LIST_TAIL]
     folder = settings.publish_dir / "targets" / day.isoformat()
     csv_path = write_csv(published[columns], folder / f"{selector.channel}.csv")
     parquet_path = write_parquet(published.drop(columns=["day"]), folder / f"{selector.channel}.parquet")

@@ -7,6 +7,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -18,10 +19,22 @@ from orchestration.ingestion import bronze_key, quarantine_key, silver_key
 MIN_FILE_AGE_SECONDS = float(os.environ.get("CUSTOMS_SENSOR_MIN_FILE_AGE", "30"))
 
 
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
 def daily_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
-    """Every morning at 06:00 Seoul time, run the pipeline for the previous day's partition."""
-    return dg.build_schedule_from_partitioned_job(job, hour_of_day=6, minute_of_hour=0,
-                                                  name="daily_pipeline_schedule")
+    """Every morning at 06:00 Seoul time, run the pipeline for the previous day's partition (the
+    partitions end a day ahead so that today's landing files can be ingested as they arrive, so the
+    last partition is today's, still arriving: the schedule asks for yesterday's explicitly)."""
+
+    @dg.schedule(job=job, cron_schedule="0 6 * * *", execution_timezone="Asia/Seoul", name="daily_pipeline_schedule",
+                 description="06:00 Seoul: yesterday's daily_pipeline (ingestion, entity state, target lists, "
+                 "feedback).")
+    def daily_pipeline_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = context.scheduled_execution_time.astimezone(SEOUL).date() - dt.timedelta(days=1)
+        return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
+
+    return daily_pipeline_schedule
 
 
 def landing_snapshot(landing_dir: Path, min_age_seconds: float, now: float | None = None

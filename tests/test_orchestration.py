@@ -106,3 +106,16 @@ def test_cli_run_date_range(spark, settings, monkeypatch, tmp_path, capsys):
     assert code == 0, out
     assert "2 day(s), 0 failed run(s)" in out and "read 2, valid 2" in out
     assert settings.table_path("silver", "declarations").is_dir()
+
+
+def test_the_morning_schedule_runs_yesterday():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    schedule = defs.resolve_schedule_def("daily_pipeline_schedule")
+    at = dt.datetime(2024, 3, 5, 6, 0, tzinfo=ZoneInfo("Asia/Seoul"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
+                                            repository_def=defs.get_repository_def())
+        data = schedule.evaluate_tick(context)
+    assert [r.partition_key for r in data.run_requests] == ["2024-03-04"]

@@ -13,7 +13,14 @@ from pyspark.sql import functions as F
 
 from generator.silver import build_lake
 from jobs.settings import LaneCapacity, Settings
-from jobs.state_store import CumulativeTable, StateNotReady, advance, state_before
+from jobs.state_store import (
+    CumulativeTable,
+    StateNotReady,
+    _replace_increments,
+    _write_snapshot,
+    advance,
+    state_before,
+)
 from models.channels import SELECTORS
 from models.daily import advance_entity_state, day_features
 from models.day_targets import build_day_targets, load_champion
@@ -92,6 +99,17 @@ def test_state_store_reruns_and_replays_a_corrected_day(spark, tmp_path):
     assert advance(spark, table, days[1], increments_for).unchanged == [days[1]]
     current["extra"] = [("LATE", days[1], "I1", True)]  # a corrected re-delivery of day 2
     assert advance(spark, table, days[1], increments_for).replayed == days[1:]
+    # A run that stopped half way (day 3's new increment written, no commit recording it): the next
+    # run does not take it as unchanged.
+    current["extra"] = [("LATE", days[1], "I1", True), ("LATE2", days[2], "I0", True)]
+    _replace_increments(table, increments_for(days[2], days[2]), days[2], days[2])
+    assert advance(spark, table, days[2], increments_for).replayed == days[2:]
+    # A replay that stopped half way: the versions it has not rewritten yet are not served.
+    through_day_2, _ = state_before(spark, table, days[2])
+    _write_snapshot(spark, table, through_day_2, days[1], {}, {}, replayed_from=days[1].isoformat())
+    with pytest.raises(StateNotReady, match="materialize the state"):
+        state_before(spark, table, days[4])
+    assert advance(spark, table, days[4], increments_for).folded == days[2:]
 
     df, labels = frames(current["extra"])
     want = profile_features(df, labels, spec.entities, "declaration_id", "date")
@@ -153,6 +171,13 @@ def _scored(spark, n: int, rules: int, seed: int = 3):
                                         "rule_hits array<string>"), frame
 
 
+def test_capacity_of_a_share_is_not_one_over():
+    assert LaneCapacity(red=0.03, yellow=0.07).sizes(100_000) == (3000, 7000)
+    assert LaneCapacity(red=0.03, yellow=0.07).sizes(200) == (6, 14)
+    assert LaneCapacity(red=0.03, yellow=0.07).sizes(101) == (4, 8)  # a part of a record is a whole one
+    assert LaneCapacity(red=500, yellow=0.5).sizes(300) == (300, 0)
+
+
 @pytest.mark.parametrize("rules", [12, 150])
 def test_lanes_respect_capacity_exploration_and_rules(spark, rules):
     scored, frame = _scored(spark, 1000, rules)
@@ -178,7 +203,7 @@ def test_lanes_respect_capacity_exploration_and_rules(spark, rules):
 
 
 def test_masks_and_formula_safe_csv(spark, tmp_path):
-    from jobs.publish import mask_name, mask_pccc, mask_phone, write_csv
+    from jobs.publish import mask_name, mask_pccc, mask_phone, scrub_text, write_csv
 
     raw = spark.createDataFrame(
         [("P123456789012", "010-1234-5678", "김민수"), ("P000011112222", "01099998888", "John"),
@@ -188,6 +213,11 @@ def test_masks_and_formula_safe_csv(spark, tmp_path):
     assert [tuple(r) for r in masked] == [
         ("P1234****9012", "010-****-5678", "김*"), ("P0000****2222", "010-****-8888", "J*"),
         ("****", "02-****-1234", "*"), (None, None, None)]
+    odd = spark.createDataFrame([("0101234-5678", "gift for 김민수 P123456789012 call 010-9876-5432")],
+                                "p string, t string")
+    row = odd.select(mask_phone(F.col("p")).alias("p"), scrub_text(F.col("t")).alias("t")).first()
+    assert row["p"] == "010-****-5678" and "1234" not in row["p"]  # a dash in an odd place leaks nothing
+    assert "123456789012" not in row["t"] and "9876" not in row["t"] and row["t"].startswith("gift for")
     path = write_csv(pd.DataFrame({"text": ["=HYPERLINK(\"x\")", "+1", "@SUM(A1)", "-2", "\tx", "ok"],
                                    "value": [-1.5, 2, 3, 4, 5, 6]}), tmp_path / "out.csv")
     data = path.read_bytes()
@@ -286,3 +316,26 @@ def test_backtest_reveals_only_the_selected_labels(spark):
     assert set(week["policy"]) == set(POLICIES) and (week["inspected"] > 0).all()
     assert week.groupby("week")["inspected"].nunique().eq(1).all()  # every policy inspects as many
     assert result.summary["hybrid"]["fraud_never_seen"] is not None
+
+
+def test_a_corrected_earlier_day_reaches_the_state(spark, lake):
+    """A re-delivery that changes an earlier day's records is found in silver's Delta log on the
+    next advance, and the state is replayed from that day (runs last: it changes the lake)."""
+    from delta.tables import DeltaTable
+
+    settings, _ = lake
+    selector = SELECTORS["express"]
+    day = START + dt.timedelta(days=9)
+    advance_entity_state(spark, settings, selector, day)
+    corrected = START + dt.timedelta(days=6)
+    path = str(settings.table_path("silver", "express"))
+    gone = spark.read.format("delta").load(path).where(F.col("arrival_date") == F.lit(corrected)).first()["house_awb"]
+    DeltaTable.forPath(spark, path).delete(F.col("house_awb") == gone)
+    outcome = advance_entity_state(spark, settings, selector, day)
+    assert outcome.replayed and outcome.replayed[0] == corrected
+    silver = spark.read.format("delta").load(path)
+    full = selector.build_features(silver, silver, references(spark, settings)[0])
+    target = day + dt.timedelta(days=1)
+    daily = _sorted(day_features(spark, settings, selector, target).frame.toPandas(), selector.record_id)
+    rebuilt = _sorted(full.where(F.col("arrival_date") == F.lit(target)).toPandas(), selector.record_id)
+    pd.testing.assert_frame_equal(daily, rebuilt, check_exact=False, rtol=1e-9)
