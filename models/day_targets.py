@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,10 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
                          "record_key").cache()
     clock.lap("scores_and_rules", scored.count())
     policy = SelectionPolicy(settings.capacity[selector.channel], settings.critical_share, settings.exploration_share)
-    allocation = allocate(scored, policy, seed=f"{selector.channel}:{day.isoformat()}")
+    # The draw is reproducible for a re-run; the salt (a secret from the environment) keeps it from
+    # being computed by anyone who has the code and chooses record keys.
+    salt = os.environ.get("CUSTOMS_EXPLORATION_SALT", "")
+    allocation = allocate(scored, policy, seed=f"{salt}:{selector.channel}:{day.isoformat()}")
     listed = allocation.listed
     clock.lap("lanes")
     on_list = frame.join(listed.select(F.col("record_key").alias(selector.record_id)), selector.record_id)
