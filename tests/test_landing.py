@@ -72,3 +72,16 @@ def test_missing_header_columns_quarantine_every_row(tmp_path):
     parsed = parse_landing_file(path, DECLARATIONS)
     assert parsed.status == "bad_header"
     assert parsed.rows[0].parse_error.startswith("header lacks columns: Office ID")
+
+
+def test_rfc4180_quoted_newlines_and_commas_are_one_field(tmp_path):
+    lines = [declaration_line("1", seller_id='"ACME, Inc"'),
+             declaration_line("2", seller_id='"Line one\nline two"'),
+             declaration_line("3", seller_id='"unclosed'), declaration_line("4")]
+    parsed = parse_landing_file(write_landing(tmp_path, "q.csv", lines), DECLARATIONS)
+    by_id = {r.values["declaration_id"]: r for r in parsed.rows if r.parse_error is None}
+    assert by_id["1"].values["seller_id"] == "ACME, Inc"
+    assert by_id["2"].values["seller_id"] == "Line one\nline two" and by_id["2"].line_number == 3
+    assert by_id["4"].line_number == 6  # after the two-line record and the broken line
+    broken = [r for r in parsed.rows if r.parse_error]
+    assert [r.line_number for r in broken] == [5] and broken[0].parse_error.startswith("malformed CSV line")
