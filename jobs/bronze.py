@@ -1,9 +1,12 @@
-"""Bronze: every line of the landing files of one or more days as raw strings plus where it came from."""
+"""Bronze: every record of the landing files of one or more days as raw strings plus where it
+came from. The driver only lists the files; Spark reads their bytes (`binaryFile`) and the
+executors decode and parse them (`mapInArrow` over `jobs.landing.parse_landing_bytes`), so a
+national day is parsed where the data is and no file's content passes through the driver."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.landing import LandingFile, list_landing_files, parse_landing_file
+from jobs.landing import LandingFile, list_landing_files, parse_landing_bytes
 from jobs.sources import SourceSpec
 
 LINEAGE_FIELDS = [
@@ -24,6 +27,7 @@ LINEAGE_FIELDS = [
     T.StructField("_parse_error", T.StringType(), True),
     T.StructField("_raw_line", T.StringType(), True),
 ]
+OUTPUT_ROWS = 100_000  # records per Arrow batch handed back to Spark
 
 
 def bronze_schema(spec: SourceSpec) -> T.StructType:
@@ -37,73 +41,68 @@ def bronze_schema(spec: SourceSpec) -> T.StructType:
     return T.StructType(fields)
 
 
-@dataclass
-class BronzeBatch:
-    """The bronze rows of one source and day, and what was found in its files."""
-
-    df: DataFrame
-    files: list[LandingFile]
-
-    @property
-    def rows_read(self) -> int:
-        """Data lines read across all files (file-level problems count as one row each)."""
-        return sum(len(f.rows) for f in self.files)
-
-    def file_summary(self) -> list[dict[str, object]]:
-        """One line per file for run metadata: name, encoding, status, rows, checksum prefix."""
-        return [
-            {"file": f.path.name, "encoding": f.encoding, "status": f.status, "rows": len(f.rows),
-             "sha256": f.checksum[:12]}
-            for f in self.files
-        ]
+def _parsed_schema(spec: SourceSpec) -> T.StructType:
+    return T.StructType([f for f in bronze_schema(spec).fields if f.name != "_ingested_at"])
 
 
-def read_bronze_batch(
-    spark: SparkSession, spec: SourceSpec, landing_dir: Path, days: list[dt.date], ingested_at: dt.datetime
-) -> BronzeBatch:
-    """Parse every landing file of `spec` for `days` into one bronze DataFrame (explicit schema);
-    `_file_order` is the delivery order within each day."""
-    columns: dict[str, list] = {name: [] for name in bronze_schema(spec).fieldNames()}
-    files: list[LandingFile] = []
-    for day in days:
-        day_files = [parse_landing_file(p, spec) for p in list_landing_files(landing_dir, spec.name, day)]
-        files += day_files
-        for order, landing in enumerate(day_files):
-            _append_rows(columns, spec, landing, order, day)
-    n = len(columns["_source_file"])
-    columns["_ingested_at"] = [ingested_at] * n
+def _local(uri: str) -> str:
+    """A `file:` URI as Spark's `binaryFile` reports it, as the local path the manifest holds."""
+    return uri[len("file:"):] if uri.startswith("file:") else uri
+
+
+def _arrow_schema(spec: SourceSpec) -> pa.Schema:
+    arrow_types = {T.DateType: pa.date32(), T.IntegerType: pa.int32(), T.LongType: pa.int64()}
+    return pa.schema([(f.name, arrow_types.get(type(f.dataType), pa.string())) for f in _parsed_schema(spec).fields])
+
+
+def bronze_batches(landing: LandingFile, day: dt.date, order: int, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """One parsed landing file as bronze Arrow batches, its lineage columns filled in."""
+    n = len(landing.line_numbers)
+    columns = {name: landing.column(name) for name in landing.values}
+    columns.update({
+        "_source_file": pa.array([landing.path] * n, pa.string()), "_file_order": pa.array([order] * n, pa.int32()),
+        "_line_number": pa.array(landing.line_numbers, pa.int64()),
+        "_file_checksum": pa.array([landing.checksum] * n, pa.string()),
+        "_file_encoding": pa.array([landing.encoding] * n, pa.string()),
+        "_file_status": pa.array([landing.status] * n, pa.string()),
+        "_parse_error": pa.array(landing.errors, pa.string()),
+        "_raw_line": pa.array(landing.raw_lines, pa.string()),
+        "_partition_date": pa.array([day] * n, pa.date32()),
+    })
+    table = pa.table({name: columns[name] for name in schema.names}, schema=schema)
+    yield from table.to_batches(max_chunksize=OUTPUT_ROWS)
+
+
+def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
+                manifest: dict[str, tuple[dt.date, int]]) -> Iterator[pa.RecordBatch]:
+    """On an executor: each (path, content) row is one landing file, parsed into bronze records."""
+    schema = _arrow_schema(spec)
+    for batch in batches:
+        for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
+            local = _local(path)
+            day, order = manifest[local]
+            yield from bronze_batches(parse_landing_bytes(content, spec, local), day, order, schema)
+
+
+def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Path, days: list[dt.date],
+                      ingested_at: dt.datetime) -> DataFrame:
+    """Every landing file of `spec` for `days` as one bronze DataFrame (explicit schema);
+    `_file_order` is the delivery order within each day. Parsed on the executors; a zero-byte
+    file (which Spark's file sources skip) becomes its error row here, with no content to hold."""
+    listed = [(path, day, order) for day in days
+              for order, path in enumerate(list_landing_files(landing_dir, spec.name, day))]
+    manifest = {str(path): (day, order) for path, day, order in listed}
     schema = bronze_schema(spec)
-    arrow_schema = pa.schema(
-        [(f.name, _arrow_type(f.dataType), f.nullable) for f in schema.fields]
-    )
-    table = pa.Table.from_pydict(columns, schema=arrow_schema)
-    df = spark.createDataFrame(table) if n else spark.createDataFrame([], schema)
-    return BronzeBatch(df=_conform(df, schema), files=files)
-
-
-def _append_rows(columns: dict[str, list], spec: SourceSpec, landing: LandingFile, order: int, day: dt.date) -> None:
-    for row in landing.rows:
-        for name in spec.column_names:
-            columns[name].append(row.values.get(name))
-        columns["_source_file"].append(str(landing.path))
-        columns["_file_order"].append(order)
-        columns["_line_number"].append(row.line_number)
-        columns["_file_checksum"].append(landing.checksum)
-        columns["_file_encoding"].append(landing.encoding)
-        columns["_file_status"].append(landing.status)
-        columns["_parse_error"].append(row.parse_error)
-        columns["_raw_line"].append(row.raw_line)
-        columns["_partition_date"].append(day)
-
-
-def _arrow_type(dtype: T.DataType) -> pa.DataType:
-    mapping = {
-        T.StringType: pa.string(), T.IntegerType: pa.int32(), T.LongType: pa.int64(),
-        T.DateType: pa.date32(), T.TimestampType: pa.timestamp("us", tz="UTC"),
-    }
-    return mapping[type(dtype)]
-
-
-def _conform(df: DataFrame, schema: T.StructType) -> DataFrame:
-    """Cast to the exact declared schema (Arrow conversion can loosen nullability/types)."""
-    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
+    with_content = [str(path) for path, _, _ in listed if path.stat().st_size > 0]
+    parsed = spark.createDataFrame([], _parsed_schema(spec))
+    if with_content:
+        files = spark.read.format("binaryFile").load(with_content)
+        parsed = files.select("path", "content").mapInArrow(lambda batches: parse_files(batches, spec, manifest),
+                                                             _parsed_schema(spec))
+    empty = [batch for path, day, order in listed if path.stat().st_size == 0
+             for batch in bronze_batches(parse_landing_bytes(b"", spec, str(path)), day, order, _arrow_schema(spec))]
+    if empty:
+        parsed = parsed.unionByName(spark.createDataFrame(pa.Table.from_batches(empty).to_pandas(),
+                                                          _parsed_schema(spec)))
+    with_time = parsed.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp"))
+    return with_time.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -97,9 +98,20 @@ def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, days:
     """Replace the bronze partitions of `days` (one day or a backfill range) with every line of
     those days' landing files."""
     span = as_days(days)
+    path = settings.table_path("bronze", spec.name)
     batch = read_bronze_batch(spark, spec, settings.landing_dir, span, dt.datetime.now(dt.UTC))
-    replace_partition(batch.df, settings.table_path("bronze", spec.name), "_partition_date", span)
-    return BronzeResult(rows=batch.rows_read, files=batch.file_summary())
+    replace_partition(batch, path, "_partition_date", span)
+    # One row per file (what the run metadata shows), from what was written: nothing per record
+    # comes back to the driver.
+    files = (read_partition(spark, path, "_partition_date", span)
+             .groupBy("_partition_date", "_file_order", "_source_file")
+             .agg(F.first("_file_encoding").alias("encoding"), F.first("_file_status").alias("status"),
+                  F.count(F.lit(1)).alias("rows"), F.first("_file_checksum").alias("sha256"))
+             .orderBy("_partition_date", "_file_order").collect())
+    summary = [{"file": Path(r["_source_file"]).name, "day": r["_partition_date"].isoformat(),
+                "encoding": r["encoding"], "status": r["status"], "rows": int(r["rows"]),
+                "sha256": r["sha256"][:12]} for r in files]
+    return BronzeResult(rows=sum(f["rows"] for f in summary), files=summary)
 
 
 def row_hash(spec: SourceSpec) -> F.Column:
