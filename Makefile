@@ -29,9 +29,10 @@ $(JARS)/%.jar:
 	mvn -q -B dependency:copy -Dartifact=io.delta:$(shell echo $* | sed -E 's/-([0-9.]+)$$/:\1/') \
 		-DoutputDirectory=$(JARS)
 
-$(DAGSTER_HOME)/dagster.yaml:
+# The instance's settings (concurrency pools and run limits) live in the project.
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $@
+	cp orchestration/dagster.yaml $@
 
 demo: setup
 	@$(BIN)/customs-risk demo --start $(DEMO_START) --days $(DEMO_DAYS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,6 +12,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.ingest import RAW_SUFFIX
+from jobs.publish import mask_name, mask_pccc, mask_phone
+
+MASKS = {"pccc": mask_pccc, "phone": mask_phone, "name": mask_name}
 
 RuleKind = Literal["not_null", "regex", "in_set", "between", "unique", "derived"]
 
@@ -97,10 +100,26 @@ class Rule:
             return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(self.columns), meta=meta)
         raise ValueError(f"unknown rule kind {self.kind}")
 
-    def reason(self) -> Column:
-        """Human-readable failure text with the offending value, for the quarantine row."""
-        shown = F.concat_ws(",", *[F.coalesce(F.col(c).cast("string"), F.lit("null")) for c in self.columns])
-        return F.concat(F.lit(f"{self.name} ({self.description}): "), shown)
+    def reason(self, personal: Mapping[str, str] | None = None) -> Column:
+        """Human-readable failure text with the offending value, for the quarantine row; a value of
+        a `personal` column (name -> "pccc" | "phone" | "name") is shown masked, as published."""
+        personal = personal or {}
+
+        def shown(name: str) -> Column:
+            kind = personal.get(name.removesuffix(RAW_SUFFIX))
+            value = F.col(name).cast("string")
+            return F.coalesce(MASKS[kind](value) if kind else value, F.lit("null"))
+
+        return F.concat(F.lit(f"{self.name} ({self.description}): "), F.concat_ws(",", *map(shown, self.columns)))
+
+    def touches(self, columns: Mapping[str, str]) -> bool:
+        """Whether the rule reads one of `columns` (e.g. the personal ones)."""
+        return any(c.removesuffix(RAW_SUFFIX) in columns for c in self.columns)
+
+    def as_flag(self) -> Rule:
+        """The same rule over a derived pass/fail column: GX then reports True/False, never the
+        values (for rules on personal data, whose Data Docs must not show them)."""
+        return derived(self.columns, self.name, self.description, lambda: ~self.failure())
 
 
 def derived(columns: tuple[str, ...], name: str, description: str, expression: Callable[[], Column]) -> Rule:

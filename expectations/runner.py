@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -30,10 +31,11 @@ def with_helper_columns(frame: DataFrame, rules: list[Rule]) -> DataFrame:
     return frame
 
 
-def flag_failures(frame: DataFrame, rules: list[Rule]) -> DataFrame:
-    """Add `_failed_rules` (names of every rule the row breaks) and `_reason` (readable text)."""
+def flag_failures(frame: DataFrame, rules: list[Rule], personal: Mapping[str, str] | None = None) -> DataFrame:
+    """Add `_failed_rules` (names of every rule the row breaks) and `_reason` (readable text, with
+    the values of `personal` columns masked)."""
     names = F.array(*[F.when(r.failure(), F.lit(r.name)) for r in rules])
-    reasons = F.array(*[F.when(r.failure(), r.reason()) for r in rules])
+    reasons = F.array(*[F.when(r.failure(), r.reason(personal)) for r in rules])
     return (
         frame.withColumn("_failed_rules", F.filter(names, lambda x: x.isNotNull()))
         .withColumn("_reason", F.array_join(F.filter(reasons, lambda x: x.isNotNull()), "; "))
@@ -47,10 +49,11 @@ def count_failures(flagged: DataFrame, rules: list[Rule]) -> dict[str, int]:
     return {r.name: int(row[r.name] or 0) for r in rules}
 
 
-def split_by_rules(frame: DataFrame, rules: list[Rule]) -> tuple[DataFrame, DataFrame, dict[str, int]]:
+def split_by_rules(frame: DataFrame, rules: list[Rule],
+                   personal: Mapping[str, str] | None = None) -> tuple[DataFrame, DataFrame, dict[str, int]]:
     """The rows passing every rule, the rows failing one (with `_failed_rules`, `_reason`), and
     the failures per rule: the quarantine's own conditions, without a GX report."""
-    flagged = flag_failures(with_helper_columns(frame, rules), rules).cache()
+    flagged = flag_failures(with_helper_columns(frame, rules), rules, personal).cache()
     has_failure = F.size("_failed_rules") > 0
     return (flagged.where(~has_failure).drop("_failed_rules", "_reason"), flagged.where(has_failure),
             count_failures(flagged, rules))
@@ -112,10 +115,14 @@ class GxValidator:
     def __call__(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date]) -> ValidationOutcome:
         """Validate a batch of `spec` (one or more delivery days); split rows into valid and failed."""
         rules = rules_for(spec)
+        personal = spec.personal_columns
+        # GX sees rules on personal data as pass/fail flags, so its results and Data Docs hold no
+        # names, phones or PCCCs; the row-level split uses the rules themselves.
+        gx_rules = [r.as_flag() if r.touches(personal) and r.kind != "derived" else r for r in rules]
         frame = with_helper_columns(frame, rules)
-        flagged = flag_failures(frame, rules).cache()
+        flagged = flag_failures(frame, rules, personal).cache()
         failures = count_failures(flagged, rules)
-        suite_result, docs = self.run_suite(frame, spec, days, rules)
+        suite_result, docs = self.run_suite(with_helper_columns(frame, gx_rules), spec, days, gx_rules)
         self.last_gx_counts = {
             r.expectation_config.meta["rule"]: int(r.result.get("unexpected_count") or 0)
             for r in suite_result.results

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from jobs.settings import Settings
 from jobs.sources import INSPECTED_CHANNELS
-from jobs.tables import table_exists
+from jobs.tables import merge_counts, retry_on_conflict, table_exists
 
 
 def known_record_keys(spark: SparkSession, settings: Settings) -> DataFrame | None:
@@ -65,12 +65,14 @@ def apply_inspection_results(spark: SparkSession, settings: Settings, results: D
         newer = ("t.inspection_date IS NULL OR s.inspection_date > t.inspection_date OR "
                  "(s.inspection_date = t.inspection_date AND NOT (t.inspection_outcome <=> s.outcome "
                  "AND t.inspection_finding <=> s.finding))")
-        (
-            target.alias("t")
-            .merge(rows.alias("s"), f"t.`{spec.key[0]}` = s.record_key")
-            .whenMatchedUpdate(condition=newer, set=values)
-            .execute()
-        )
-        last = target.history(1).select("operationMetrics").first()
-        updated[channel] = int((last["operationMetrics"] or {}).get("numTargetRowsUpdated", 0))
+        updated[channel] = _merge_results(target, rows, spec.key[0], newer, values)
     return updated
+
+
+@retry_on_conflict
+def _merge_results(target: DeltaTable, rows: DataFrame, key: str, newer: str, values: dict[str, str]) -> int:
+    """One channel's MERGE of results; its own count of updated rows (retried on a conflict with
+    the channel's own ingestion writing the same table)."""
+    result = (target.alias("t").merge(rows.alias("s"), f"t.`{key}` = s.record_key")
+              .whenMatchedUpdate(condition=newer, set=values).execute())
+    return merge_counts(result)["updated"]

@@ -60,22 +60,19 @@ class BronzeResult:
     files: list[dict[str, object]]
 
 
-@dataclass
-class SilverResult:
-    """What refining a day of bronze did, with the reconciliation of every row read."""
+COUNTS = ("rows_read", "parse_errors", "duplicates_skipped", "superseded", "rule_failures", "valid_rows")
 
-    rows_read: int
-    parse_errors: int
-    duplicates_skipped: int
-    superseded: int
-    rule_failures: int
-    valid_rows: int
-    inserted: int
-    updated: int
-    failures_by_rule: dict[str, int] = field(default_factory=dict)
-    report_path: str | None = None
-    validation_success: bool = True
-    extra: dict[str, int] = field(default_factory=dict)
+
+@dataclass
+class DayCounts:
+    """One delivery day's reconciliation: every row read is counted exactly once."""
+
+    rows_read: int = 0
+    parse_errors: int = 0
+    duplicates_skipped: int = 0
+    superseded: int = 0
+    rule_failures: int = 0
+    valid_rows: int = 0
 
     @property
     def quarantined(self) -> int:
@@ -92,6 +89,40 @@ class SilverResult:
         """Whether every row read is accounted for exactly once."""
         accounted = self.quarantined + self.duplicates_skipped + self.superseded + self.valid_rows
         return accounted == self.rows_read
+
+    def as_dict(self) -> dict[str, int | float]:
+        """The counts and the quarantine share, for metadata."""
+        return {**{name: getattr(self, name) for name in COUNTS}, "quarantined": self.quarantined,
+                "quarantine_share": round(self.quarantine_share, 6)}
+
+
+@dataclass
+class SilverResult(DayCounts):
+    """What refining bronze did over the run's days: totals, each day's own counts (`by_day`), and
+    the days the write-audit-publish gate held back (`held_days`: quarantine share above the
+    threshold, so none of their rows reached silver or the tables fed from it)."""
+
+    inserted: int = 0
+    updated: int = 0
+    failures_by_rule: dict[str, int] = field(default_factory=dict)
+    report_path: str | None = None
+    validation_success: bool = True
+    extra: dict[str, int] = field(default_factory=dict)
+    by_day: dict[dt.date, DayCounts] = field(default_factory=dict)
+    held_days: list[dt.date] = field(default_factory=list)
+    max_quarantine_share: float | None = None
+
+    @property
+    def published(self) -> bool:
+        """Whether every day passed the gate and was written."""
+        return not self.held_days
+
+    def held_reason(self) -> str:
+        """Why days were held back, with their counts (empty when none was)."""
+        return "; ".join(
+            f"{day}: {self.by_day[day].quarantined} of {self.by_day[day].rows_read} rows quarantined "
+            f"({self.by_day[day].quarantine_share:.1%} > {self.max_quarantine_share:.1%}), nothing published"
+            for day in self.held_days)
 
 
 def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days) -> BronzeResult:
@@ -122,12 +153,13 @@ def row_hash(spec: SourceSpec) -> F.Column:
 
 @dataclass
 class StagedBatch:
-    """Bronze rows split before validation."""
+    """Bronze rows split before validation; the skipped ones kept as frames so they can be
+    counted per day."""
 
     parse_errors: DataFrame
     candidates: DataFrame
-    duplicates_skipped: int
-    superseded: int
+    duplicates: DataFrame
+    superseded: DataFrame
 
 
 def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
@@ -148,17 +180,17 @@ def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
     latest = F.max("_delivery").over(Window.partitionBy(*scope))
     with_latest = unique_rows.withColumn("_latest_file", F.when(keys_present, latest))
     is_superseded = F.col("_latest_file").isNotNull() & (F.col("_delivery") < F.col("_latest_file"))
-    candidates = with_latest.where(~is_superseded).drop("_latest_file", "_delivery")
-    counts = ranked.agg(
-        F.sum(F.when(F.col("_copy") > 1, 1).otherwise(0)).alias("dups"),
-    ).first()
-    superseded = with_latest.where(is_superseded).count()
     return StagedBatch(
         parse_errors=bronze.where(F.col("_parse_error").isNotNull()),
-        candidates=candidates,
-        duplicates_skipped=int(counts["dups"] or 0),
-        superseded=superseded,
+        candidates=with_latest.where(~is_superseded).drop("_latest_file", "_delivery"),
+        duplicates=ranked.where(F.col("_copy") > 1),
+        superseded=with_latest.where(is_superseded),
     )
+
+
+def count_by_day(frame: DataFrame, column: str = "_partition_date") -> dict[dt.date, int]:
+    """Rows per delivery day."""
+    return {r[column]: int(r["count"]) for r in frame.groupBy(column).count().collect()}
 
 
 def validation_frame(candidates: DataFrame, spec: SourceSpec) -> DataFrame:
@@ -246,39 +278,45 @@ def with_lookups(spark: SparkSession, spec: SourceSpec, settings: Settings, fram
 
 
 def refine_silver(
-    spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days, validator: Validator
+    spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days, validator: Validator,
+    max_quarantine_share: float | None = -1.0,
 ) -> SilverResult:
-    """Validate the bronze partitions of `days` (one day or a backfill range); MERGE passing rows
-    into silver on the source key and replace those days' quarantine partitions with the failing
-    ones."""
+    """Validate the bronze partitions of `days` (one day or a backfill range), then write, audit,
+    publish: each day's quarantine partition is replaced with its failing rows, and only the days
+    whose quarantined share is within `max_quarantine_share` (default: the settings'; None: no
+    gate) have their passing rows MERGEd into silver (and, for inspection results, onto the
+    channel records). A held day leaves silver and everything fed from it at the same Delta
+    version; re-running it after the files are fixed publishes it."""
     days = as_days(days)
+    threshold = settings.max_quarantine_share if max_quarantine_share == -1.0 else max_quarantine_share
     bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", days).cache()
     try:
-        rows_read = bronze.count()
         staged = stage_bronze(bronze, spec)
         frame = with_lookups(spark, spec, settings, validation_frame(staged.candidates, spec))
         outcome = validator(frame, spec, days)
-        valid = silver_rows(outcome.valid, spec).cache()
-        valid_rows = valid.count()
-        merge = write_silver(spark, spec, settings, valid, days)
         quarantine = quarantine_rows(staged, outcome.failed, spec)
         replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", days)
-        parse_errors = staged.parse_errors.count()
-        rule_failed_rows = outcome.failed.count()
-        valid.unpersist()
+        per_column = {"rows_read": bronze, "parse_errors": staged.parse_errors,
+                      "duplicates_skipped": staged.duplicates, "superseded": staged.superseded,
+                      "rule_failures": outcome.failed, "valid_rows": outcome.valid}
+        counted = {name: count_by_day(df) for name, df in per_column.items()}
+        by_day = {day: DayCounts(**{name: counted[name].get(day, 0) for name in COUNTS}) for day in days}
+        held = [day for day in days if threshold is not None and by_day[day].quarantine_share > threshold]
+        publishable = silver_rows(outcome.valid.where(~F.col("_partition_date").isin(held)), spec)
+        merge = ({"inserted": 0, "updated": 0} if len(held) == len(days)
+                 else write_silver(spark, spec, settings, publishable, [d for d in days if d not in held]))
     finally:
         bronze.unpersist()
+    totals = {name: sum(getattr(c, name) for c in by_day.values()) for name in COUNTS}
     return SilverResult(
-        rows_read=rows_read,
-        parse_errors=parse_errors,
-        duplicates_skipped=staged.duplicates_skipped,
-        superseded=staged.superseded,
-        rule_failures=rule_failed_rows,
-        valid_rows=valid_rows,
+        **totals,
         inserted=merge.pop("inserted"),
         updated=merge.pop("updated"),
         extra=merge,
         failures_by_rule=outcome.rule_failures,
         report_path=outcome.report_path,
         validation_success=outcome.success,
+        by_day=by_day,
+        held_days=held,
+        max_quarantine_share=threshold,
     )

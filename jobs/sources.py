@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 SourceKind = Literal["event", "reference", "feedback"]
+PersonalKind = Literal["pccc", "phone", "name"]
 
 
 def restore_hs6_leading_zero(hs6: SparkColumn) -> SparkColumn:
@@ -35,6 +36,8 @@ class Column:
     dtype: T.DataType
     description: str = ""
     repair: Callable[[SparkColumn], SparkColumn] | None = None
+    # Personal data ("pccc", "phone" or "name"): masked wherever a value is shown outside the lake.
+    personal: PersonalKind | None = None
 
     def repaired(self, delivered: SparkColumn) -> SparkColumn:
         """The delivered string with this column's repair applied (unchanged when it has none)."""
@@ -63,6 +66,11 @@ class SourceSpec:
         return None if self.kind == "reference" else self.date_column
 
     @property
+    def personal_columns(self) -> dict[str, PersonalKind]:
+        """Columns holding personal data, with the kind of mask they take."""
+        return {c.name: c.personal for c in self.columns if c.personal}
+
+    @property
     def column_names(self) -> list[str]:
         """The lake column names, in declared order."""
         return [c.name for c in self.columns]
@@ -87,8 +95,8 @@ class SourceSpec:
 
 
 def _c(name: str, header: str, dtype: T.DataType, description: str,
-       repair: Callable[[SparkColumn], SparkColumn] | None = None) -> Column:
-    return Column(name, header, dtype, description, repair)
+       repair: Callable[[SparkColumn], SparkColumn] | None = None, personal: PersonalKind | None = None) -> Column:
+    return Column(name, header, dtype, description, repair, personal)
 
 
 INSPECTION_COLUMNS = (
@@ -146,9 +154,10 @@ EXPRESS = SourceSpec(
         _c("seller_id", "Seller ID", T.StringType(), "Foreign seller"),
         _c("platform", "Platform", T.StringType(), "E-commerce platform (empty when not bought online)"),
         _c("order_id", "Order ID", T.StringType(), "Platform order id"),
-        _c("recipient_pccc", "Recipient PCCC", T.StringType(), "Personal customs clearance code (P + 12 digits)"),
-        _c("recipient_name", "Recipient Name", T.StringType(), "Recipient name (personal data)"),
-        _c("recipient_phone", "Recipient Phone", T.StringType(), "Recipient phone (personal data)"),
+        _c("recipient_pccc", "Recipient PCCC", T.StringType(), "Personal customs clearance code (P + 12 digits)",
+           personal="pccc"),
+        _c("recipient_name", "Recipient Name", T.StringType(), "Recipient name (personal data)", personal="name"),
+        _c("recipient_phone", "Recipient Phone", T.StringType(), "Recipient phone (personal data)", personal="phone"),
         _c("recipient_postcode", "Recipient Postcode", T.StringType(), "5-digit Korean postcode"),
         _c("item_description", "Item Description", T.StringType(), "Declared contents"),
         _c("hs6_code", "HS6 Code", T.StringType(), "HS 6-digit code (may be missing)",
@@ -173,9 +182,9 @@ MAIL = SourceSpec(
         _c("posting_country", "Posting Country", T.StringType(), "ISO-3166 alpha-2"),
         _c("arrival_date", "Arrival Date", T.DateType(), "Arrival date (partition)"),
         _c("mail_class", "Mail Class", T.StringType(), "EMS, parcel, registered, small_packet"),
-        _c("sender_name", "Sender", T.StringType(), "Sender name"),
-        _c("recipient_name", "Recipient Name", T.StringType(), "Recipient name (personal data)"),
-        _c("recipient_pccc", "Recipient PCCC", T.StringType(), "PCCC, often missing"),
+        _c("sender_name", "Sender", T.StringType(), "Sender name", personal="name"),
+        _c("recipient_name", "Recipient Name", T.StringType(), "Recipient name (personal data)", personal="name"),
+        _c("recipient_pccc", "Recipient PCCC", T.StringType(), "PCCC, often missing", personal="pccc"),
         _c("contents_description", "Contents", T.StringType(), "CN22/CN23 contents description"),
         _c("contents_category", "Category", T.StringType(), "gift, sample, merchandise, documents, returned_goods"),
         _c("declared_value", "Declared Value", T.DoubleType(), "In `currency`"),
@@ -194,9 +203,9 @@ PLATFORM_ORDERS = SourceSpec(
         _c("platform", "Platform", T.StringType(), "Platform code"),
         _c("order_id", "Order ID", T.StringType(), "Order id (key with platform)"),
         _c("order_date", "Order Date", T.DateType(), "Order date (partition)"),
-        _c("buyer_pccc", "Buyer PCCC", T.StringType(), "Buyer's PCCC"),
-        _c("buyer_name", "Buyer Name", T.StringType(), "Personal data"),
-        _c("buyer_phone", "Buyer Phone", T.StringType(), "Personal data"),
+        _c("buyer_pccc", "Buyer PCCC", T.StringType(), "Buyer's PCCC", personal="pccc"),
+        _c("buyer_name", "Buyer Name", T.StringType(), "Personal data", personal="name"),
+        _c("buyer_phone", "Buyer Phone", T.StringType(), "Personal data", personal="phone"),
         _c("product_name", "Product", T.StringType(), "Product name"),
         _c("site", "Site", T.StringType(), "Order site"),
         _c("seller_id", "Seller ID", T.StringType(), "Seller"),
@@ -211,9 +220,9 @@ PCCC_REGISTRY = SourceSpec(
     name="pccc_registry",
     description="Personal customs clearance code registry; history kept (valid from/to).",
     columns=(
-        _c("pccc", "PCCC", T.StringType(), "P + 12 digits (key)"),
-        _c("holder_name", "Holder Name", T.StringType(), "Personal data"),
-        _c("phone", "Phone", T.StringType(), "Personal data"),
+        _c("pccc", "PCCC", T.StringType(), "P + 12 digits (key)", personal="pccc"),
+        _c("holder_name", "Holder Name", T.StringType(), "Personal data", personal="name"),
+        _c("phone", "Phone", T.StringType(), "Personal data", personal="phone"),
         _c("issue_date", "Issue Date", T.DateType(), "When the code was issued"),
         _c("status", "Status", T.StringType(), "active, suspended (misuse), revoked"),
     ),

@@ -6,11 +6,30 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+import backoff
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+
+# What Delta raises when another writer committed to the same files first: the write read a
+# snapshot that is no longer current, and doing it again from the new snapshot is correct.
+DELTA_CONFLICTS = (ConcurrentAppendException, ConcurrentDeleteReadException, ConcurrentDeleteDeleteException,
+                   ConcurrentTransactionException, MetadataChangedException, ProtocolChangedException)
+
+retry_on_conflict = backoff.on_exception(backoff.expo, DELTA_CONFLICTS, max_tries=6, base=0.5, max_value=20,
+                                         jitter=backoff.full_jitter)
+"""Decorator for a re-runnable Delta write (a partition replace, a MERGE): on a concurrent-
+modification conflict it waits (exponential backoff with jitter) and does the write again."""
 
 
 def table_exists(spark: SparkSession, path: Path | str) -> bool:
@@ -33,6 +52,7 @@ def _in_days(partition_column: str, days: Days) -> str:
             f"`{partition_column}` <= DATE'{span[-1].isoformat()}'")
 
 
+@retry_on_conflict
 def replace_partition(df: DataFrame, path: Path | str, partition_column: str, days: Days) -> None:
     """Overwrite exactly the given daily partitions (a day or a consecutive range; other days
     untouched): re-running gives the same table."""
@@ -45,6 +65,7 @@ def replace_partition(df: DataFrame, path: Path | str, partition_column: str, da
     )
 
 
+@retry_on_conflict
 def replace_where(df: DataFrame, path: Path | str, where: str, partition_by: list[str]) -> None:
     """Overwrite exactly the rows matching `where` (a SQL condition on partition columns) with
     `df`: re-running gives the same table."""
@@ -63,15 +84,25 @@ def create_if_missing(spark: SparkSession, path: Path | str, schema: T.StructTyp
     writer.save(str(path))
 
 
-def _merge_metrics(target: DeltaTable) -> dict[str, int]:
-    last = target.history(1).select("operation", "operationMetrics").first()
-    metrics = dict(last["operationMetrics"] or {}) if last and last["operation"] == "MERGE" else {}
-    return {
-        "inserted": int(metrics.get("numTargetRowsInserted", 0)),
-        "updated": int(metrics.get("numTargetRowsUpdated", 0)),
-    }
+def merge_counts(result: DataFrame) -> dict[str, int]:
+    """Inserted/updated counts from the DataFrame a MERGE returns: this MERGE's own figures, not
+    the table's latest history entry (which may be another writer's commit)."""
+    row = result.first()
+    return {"inserted": int(row["num_inserted_rows"] or 0) if row else 0,
+            "updated": int(row["num_updated_rows"] or 0) if row else 0}
 
 
+def partition_predicate(spark: SparkSession, df: DataFrame, column: str, alias: str = "t") -> str | None:
+    """`<alias>.column IN (...)` over the partition values `df` holds, so a MERGE reads only the
+    target partitions the batch can touch; None when `df` is empty."""
+    values = sorted(r[0] for r in df.select(column).distinct().collect() if r[0] is not None)
+    if not values:
+        return None
+    literals = ", ".join(f"DATE'{v.isoformat()}'" if isinstance(v, dt.date) else repr(str(v)) for v in values)
+    return f"{alias}.`{column}` IN ({literals})"
+
+
+@retry_on_conflict
 def merge_by_key(
     spark: SparkSession,
     df: DataFrame,
@@ -84,25 +115,33 @@ def merge_by_key(
 ) -> dict[str, int]:
     """Upsert `df` into the Delta table at `path` on `key`. Only `df`'s columns are written, so
     columns other steps own (inspection outcomes) survive a re-delivery, as do `keep_when_null`
-    columns the delivery leaves empty; rows whose
-    `change_column` is unchanged are left alone. Returns inserted/updated counts."""
+    columns the delivery leaves empty; rows whose `change_column` is unchanged are left alone.
+    On a partitioned table the MERGE carries the batch's partition values as a predicate, so it
+    reads only those partitions: a key's partition value (its record date) must not change
+    between deliveries. Returns the MERGE's own inserted/updated counts."""
     create_if_missing(spark, path, table_schema or df.schema, partition_column)
     target = DeltaTable.forPath(spark, str(path))
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
+    if partition_column:
+        pruning = partition_predicate(spark, df, partition_column)
+        if pruning is None:
+            return {"inserted": 0, "updated": 0}
+        condition = f"{pruning} AND {condition}"
     values = {f"`{c}`": f"s.`{c}`" for c in df.columns}
     updates = dict(values)
     for c in keep_when_null:  # e.g. labels set by inspection results survive a re-delivery without them
         updates[f"`{c}`"] = f"coalesce(s.`{c}`, t.`{c}`)"
-    (
+    result = (
         target.alias("t")
         .merge(df.alias("s"), condition)
         .whenMatchedUpdate(condition=f"t.`{change_column}` <> s.`{change_column}`", set=updates)
         .whenNotMatchedInsert(values=values)
         .execute()
     )
-    return _merge_metrics(target)
+    return merge_counts(result)
 
 
+@retry_on_conflict
 def merge_history(
     spark: SparkSession, df: DataFrame, path: Path | str, key: tuple[str, ...], day: dt.date,
     change_column: str = "_row_hash",
@@ -133,7 +172,7 @@ def merge_history(
     )
     target_key = "concat_ws('\u241f', " + ", ".join(f"cast(t.`{k}` as string)" for k in key) + ")"
     values = {f"`{c}`": f"s.`{c}`" for c in versions.columns}
-    (
+    result = (
         target.alias("t")
         .merge(staged.alias("s"), f"t._is_current AND {target_key} = s._merge_key")
         .whenMatchedUpdate(condition=f"t.`{change_column}` <> s.`{change_column}`",
@@ -141,7 +180,7 @@ def merge_history(
         .whenNotMatchedInsert(values=values)
         .execute()
     )
-    return _merge_metrics(target)
+    return merge_counts(result)
 
 
 def changed_partitions(spark: SparkSession, path: Path | str, partition_column: str, after_version: int,

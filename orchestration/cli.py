@@ -34,8 +34,9 @@ def _ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    project_config = Path(__file__).with_name("dagster.yaml")
+    if not config.exists() or "concurrency:" not in config.read_text():
+        config.write_text(project_config.read_text())
     return home
 
 
@@ -115,8 +116,9 @@ def _summarize(result) -> list[str]:
     for check in result.get_asset_check_evaluations():
         if not check.passed and (check.asset_key, check.check_name) not in seen:
             seen.add((check.asset_key, check.check_name))
-            parts.append(f"CHECK FAILED {check.asset_key.to_user_string()}:{check.check_name} "
-                         f"{dict((k, v.value) for k, v in check.metadata.items() if k != 'gx_report')}")
+            shown = getattr(check, "description", None) or {k: v.value for k, v in check.metadata.items()
+                                                              if k not in ("gx_report", "by_day")}
+            parts.append(f"CHECK FAILED {check.asset_key.to_user_string()}:{check.check_name}: {shown}")
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error

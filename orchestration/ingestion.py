@@ -36,12 +36,19 @@ def upstream_of_silver(spec: SourceSpec) -> list[dg.AssetKey]:
     return [bronze_key(spec), *extra]
 
 
+def lake_pool(spec: SourceSpec) -> str:
+    """Dagster pool of the steps that write a source's bronze, silver and quarantine tables: with
+    the instance's default pool limit of 1 no two runs write them at once."""
+    return f"lake_{spec.name}"
+
+
 def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     """Bronze asset (landing files -> raw Delta rows) and the silver+quarantine multi-asset
     (validate, MERGE, quarantine) with blocking checks, for one source."""
 
     @dg.asset(
         key=bronze_key(spec),
+        pool=lake_pool(spec),
         group_name=GROUP,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -65,11 +72,12 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
 
     @dg.multi_asset(
         name=f"refine_{spec.name}",
+        pool=lake_pool(spec),
         group_name=GROUP,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         specs=[
-            dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec),
+            dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec), skippable=True,
                          description=f"{spec.description} Typed, one row per {'+'.join(spec.key)} "
                          f"(Delta MERGE), partitioned by {spec.date_column}."),
             dg.AssetSpec(quarantine_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec),
@@ -78,8 +86,9 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         ],
         check_specs=[
             dg.AssetCheckSpec("quarantine_share_below_threshold", asset=silver_key(spec), blocking=True,
-                              description="Blocks downstream when the share of quarantined rows "
-                              "exceeds CUSTOMS_MAX_QUARANTINE_SHARE."),
+                              description="Write-audit-publish gate, per day: a day whose share of "
+                              "quarantined rows exceeds CUSTOMS_MAX_QUARANTINE_SHARE is not written to "
+                              "silver and blocks everything downstream."),
             dg.AssetCheckSpec("rows_reconcile", asset=silver_key(spec), blocking=True,
                               description="rows read = quarantined + duplicates skipped + "
                               "superseded + valid."),
@@ -88,43 +97,47 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
         result = refine_silver(spark.session(), spec, settings, partition_days(context), GxValidator(settings.gx_dir))
-        counts = {
-            "rows_read": result.rows_read,
-            "valid_rows": result.valid_rows,
-            "quarantined": result.quarantined,
-            "parse_errors": result.parse_errors,
-            "rule_failures": result.rule_failures,
-            "duplicates_skipped": result.duplicates_skipped,
-            "superseded": result.superseded,
-        }
-        yield dg.MaterializeResult(
-            asset_key=silver_key(spec),
-            metadata={
-                **counts,
-                "inserted": result.inserted,
-                "updated": result.updated,
-                "path": dg.MetadataValue.path(str(settings.table_path("silver", spec.name))),
-            },
-        )
+        counts = {name: getattr(result, name) for name in
+                  ("rows_read", "valid_rows", "quarantined", "parse_errors", "rule_failures", "duplicates_skipped",
+                   "superseded")}
+        per_day = dg.MetadataValue.json({day.isoformat(): c.as_dict() for day, c in result.by_day.items()})
+        held = [day.isoformat() for day in result.held_days]
+        if not result.published:
+            context.log.error(f"silver/{spec.name} held back by the quality gate: {result.held_reason()}")
+        if len(result.held_days) < len(result.by_day):  # silver was written for at least one day
+            yield dg.MaterializeResult(
+                asset_key=silver_key(spec),
+                metadata={
+                    **counts,
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "held_days": dg.MetadataValue.json(held),
+                    "by_day": per_day,
+                    "path": dg.MetadataValue.path(str(settings.table_path("silver", spec.name))),
+                },
+            )
         yield dg.MaterializeResult(
             asset_key=quarantine_key(spec),
             metadata={
                 "rows": result.quarantined,
                 "failures_by_rule": dg.MetadataValue.json(result.failures_by_rule),
+                "by_day": per_day,
                 "path": dg.MetadataValue.path(str(settings.table_path("quarantine", spec.name))),
             },
         )
-        share = result.quarantine_share
         yield dg.AssetCheckResult(
             asset_key=silver_key(spec),
             check_name="quarantine_share_below_threshold",
-            passed=share <= settings.max_quarantine_share,
+            passed=result.published,
             severity=dg.AssetCheckSeverity.ERROR,
+            description=(result.held_reason() or "every day within the threshold; published"),
             metadata={
-                "quarantine_share": dg.MetadataValue.float(round(share, 6)),
+                "quarantine_share": dg.MetadataValue.float(round(result.quarantine_share, 6)),
                 "threshold": dg.MetadataValue.float(settings.max_quarantine_share),
+                "held_days": dg.MetadataValue.json(held),
                 "passed_rows": result.valid_rows,
                 "failed_rows": result.quarantined,
+                "by_day": per_day,
                 "failures_by_rule": dg.MetadataValue.json(
                     {k: v for k, v in result.failures_by_rule.items() if v}
                 ),
@@ -132,12 +145,14 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
                 "gx_report": dg.MetadataValue.path(result.report_path or ""),
             },
         )
+        unreconciled = [day.isoformat() for day, c in result.by_day.items() if not c.reconciles]
         yield dg.AssetCheckResult(
             asset_key=silver_key(spec),
             check_name="rows_reconcile",
-            passed=result.reconciles,
+            passed=not unreconciled,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata=counts,
+            description=f"days that do not reconcile: {', '.join(unreconciled)}" if unreconciled else None,
+            metadata={**counts, "by_day": per_day},
         )
 
     return [bronze, refine]

@@ -52,6 +52,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=state_key(selector),
+        pool=f"targets_{selector.channel}",
         group_name=GROUP,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -86,6 +87,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=targets_key(selector),
+        pool=f"targets_{selector.channel}",
         group_name=GROUP,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -127,6 +129,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
 
 @dg.asset(
     key=PERFORMANCE_KEY,
+    pool="targets_performance",
     group_name=GROUP,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -36,6 +36,7 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
 
     @dg.asset(
         key=feature_key(selector),
+        pool=f"features_{selector.channel}",
         group_name="features",
         deps=[silver_key(SOURCES[selector.channel]), silver_key(INSPECTION_RESULTS), *map(silver_key, refs)],
         kinds={"spark", "delta"},
@@ -54,6 +55,7 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
 
     @dg.asset(
         key=["models", selector.model_name],
+        pool=f"models_{selector.channel}",
         group_name="selectors",
         deps=[feature_key(selector)],
         kinds={"xgboost", "mlflow", "spark"},

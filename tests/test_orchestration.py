@@ -49,11 +49,15 @@ def test_daily_run_materializes_and_reports_checks(spark, settings, tmp_path):
         assert checks["rows_reconcile"].passed
         gate = checks["quarantine_share_below_threshold"]
         assert not gate.passed and gate.metadata["failed_rows"].value == 1
+        assert gate.metadata["held_days"].value == [DAY.isoformat()]
+        assert gate.metadata["by_day"].value[DAY.isoformat()]["rows_read"] == 3
+        assert "1 of 3 rows quarantined" in gate.description
         mats = {e.event_specific_data.materialization.asset_key.to_user_string(): e
                 for e in result.get_asset_materialization_events()}
-        assert EXPECTED_KEYS <= set(mats)
-        meta = mats["silver/declarations"].event_specific_data.materialization.metadata
-        assert meta["valid_rows"].value == 2 and meta["rows_read"].value == 3
+        # Write-audit-publish: the held day's quarantine is written, silver is not (no materialization).
+        assert EXPECTED_KEYS - set(mats) == {"silver/declarations"}
+        meta = mats["quarantine/declarations"].event_specific_data.materialization.metadata
+        assert meta["rows"].value == 1 and meta["by_day"].value[DAY.isoformat()]["valid_rows"] == 2
 
 
 def test_threshold_is_configurable(spark, settings, monkeypatch):
@@ -119,3 +123,19 @@ def test_the_morning_schedule_runs_yesterday():
                                             repository_def=defs.get_repository_def())
         data = schedule.evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests] == ["2024-03-04"]
+
+
+def test_every_writing_step_has_a_pool_and_the_instance_limits_them(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    graph = defs.resolve_asset_graph()
+    pools = {graph.get(key).assets_def.node_def.pool for key in graph.get_all_asset_keys()
+             if graph.get(key).assets_def.is_executable}
+    assert None not in pools and {"lake_declarations", "lake_inspection_results", "targets_express"} <= pools
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    cli._ensure_dagster_home()
+    assert (tmp_path / "dagster.yaml").read_text() == (Path(cli.__file__).with_name("dagster.yaml")).read_text()
+    with dg.DagsterInstance.get() as instance:
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
