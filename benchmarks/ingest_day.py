@@ -1,0 +1,140 @@
+"""Ingestion at national volume: one generated day of --rows records per source landed into
+bronze (parsed on the executors), validated with the GX suite, MERGEd into silver and quarantined;
+a small day before it (the fixed cost of a daily run) and a month's backfill as one run after.
+Prints stage times and the peak memory of the whole process tree, writes JSON.
+
+    .venv/bin/python benchmarks/ingest_day.py                      # 1,000,000 declarations + express
+    .venv/bin/python benchmarks/ingest_day.py --rows 200000 --sources express
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.memory import PeakMemory  # noqa: E402
+from generator import channels  # noqa: E402
+from generator.config import GeneratorConfig  # noqa: E402
+from generator.run import ENCODING  # noqa: E402
+from generator.world import World  # noqa: E402
+from generator.writer import damage_rows, write_csv  # noqa: E402
+
+DAY = dt.date(2024, 3, 5)
+MAKERS = {"declarations": channels.declarations, "express": channels.express, "mail": channels.mail}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def land_generated(world: World, config: GeneratorConfig, landing: Path, source: str, day: dt.date,
+                   rows: int) -> int:
+    """Write one generated day of `source` (with the generator's usual damaged rows) as a landing
+    file; returns the records written."""
+    rng = np.random.default_rng([config.seed, 7, day.toordinal(), rows])
+    batch = MAKERS[source](world, day, rows, config.rates, rng)
+    df, cut = damage_rows(source, batch.rows, config.rates.bad_rows, rng)
+    write_csv(df, landing / source / day.isoformat() / f"{source}-{day}.csv", cut, ENCODING.get(source, "utf-8"))
+    return len(df) + len(cut)
+
+
+def ingest(spark, settings, source: str, days: list[dt.date]) -> dict:
+    """Land, validate and publish `days` of `source` as one run; stage times and counts."""
+    from expectations.runner import GxValidator
+    from jobs.ingest import land_bronze, refine_silver
+    from jobs.sources import SOURCES
+
+    spec = SOURCES[source]
+    t0 = time.perf_counter()
+    bronze = land_bronze(spark, spec, settings, days)
+    t1 = time.perf_counter()
+    result = refine_silver(spark, spec, settings, days, GxValidator(settings.gx_dir), max_quarantine_share=None)
+    t2 = time.perf_counter()
+    return {"rows": bronze.rows, "files": len(bronze.files), "bronze_s": round(t1 - t0, 2),
+            "silver_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2), "valid": result.valid_rows,
+            "quarantined": result.quarantined, "reconciles": result.reconciles,
+            "rows_per_s": round(bronze.rows / (t2 - t0)) if t2 > t0 else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records of the big day, per source")
+    parser.add_argument("--sources", nargs="+", default=["declarations", "express"], choices=sorted(MAKERS))
+    parser.add_argument("--small-rows", type=int, default=200, help="records of the small day (fixed cost)")
+    parser.add_argument("--backfill-days", type=int, default=30)
+    parser.add_argument("--backfill-rows-per-day", type=int, default=30_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingest_day.json")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ingest-day-"))
+    os.environ.update({"CUSTOMS_LANDING_DIR": str(work / "landing"), "CUSTOMS_LAKE_DIR": str(work / "lake"),
+                       "CUSTOMS_GX_DIR": str(work / "gx")})
+    from jobs.settings import Settings
+    from jobs.spark_session import build_spark_session
+
+    settings = Settings.from_env()
+    config = GeneratorConfig(seed=args.seed)
+    world = World(config, DAY - dt.timedelta(days=60))
+    small_day, big_day = DAY - dt.timedelta(days=1), DAY
+    backfill = [DAY + dt.timedelta(days=1 + i) for i in range(args.backfill_days)]
+    log(f"writing landing files under {work / 'landing'} ...")
+    began = time.perf_counter()
+    for source in args.sources:
+        land_generated(world, config, settings.landing_dir, source, small_day, args.small_rows)
+        n = land_generated(world, config, settings.landing_dir, source, big_day, args.rows)
+        log(f"  {source}: {n} records for {big_day}")
+    backfill_source = args.sources[0]
+    for i, day in enumerate(backfill, start=1):
+        land_generated(world, config, settings.landing_dir, backfill_source, day, args.backfill_rows_per_day)
+        if i % 10 == 0 or i == len(backfill):
+            log(f"  {backfill_source} backfill: {i}/{len(backfill)} days written")
+    log(f"landing files written in {time.perf_counter() - began:.0f}s (not part of the figures)")
+
+    began = time.perf_counter()
+    spark = build_spark_session(settings, app_name="bench-ingest-day")
+    startup_s = time.perf_counter() - began
+    results: dict[str, dict] = {}
+    for source in args.sources:
+        small = ingest(spark, settings, source, [small_day])
+        log(f"{source} small day ({small['rows']} rows): {small['total_s']}s "
+            f"(bronze {small['bronze_s']}s, silver+quarantine {small['silver_s']}s)")
+        with PeakMemory() as memory:
+            big = ingest(spark, settings, source, [big_day])
+        big["peak_memory_gb"] = round(memory.peak / 1e9, 2)
+        big["peak_memory_by_kind_gb"] = {k: round(v / 1e9, 2) for k, v in memory.by_kind.items()}
+        log(f"{source} big day ({big['rows']} rows): {big['total_s']}s (bronze {big['bronze_s']}s, "
+            f"silver+quarantine {big['silver_s']}s), {big['rows_per_s']} rows/s, peak memory "
+            f"{big['peak_memory_gb']} GB {big['peak_memory_by_kind_gb']}, reconciles {big['reconciles']}")
+        results[source] = {"small_day": small, "big_day": big}
+    with PeakMemory() as memory:
+        month = ingest(spark, settings, backfill_source, backfill)
+    month["peak_memory_gb"] = round(memory.peak / 1e9, 2)
+    log(f"{backfill_source} backfill of {len(backfill)} days as one run ({month['rows']} rows): {month['total_s']}s, "
+        f"{month['rows_per_s']} rows/s, peak memory {month['peak_memory_gb']} GB")
+    summary = {
+        "rows_per_big_day": args.rows, "sources": results,
+        "backfill": {"source": backfill_source, "days": len(backfill), **month},
+        "spark_startup_s": round(startup_s, 1), "cores": os.cpu_count(),
+        "spark_master": os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    days = ", ".join(f"{s} {r['big_day']['rows']} rows in {r['big_day']['total_s']}s" for s, r in results.items())
+    log(f"\nsummary: {days}; backfill {month['rows_per_s']} rows/s\nresults: {args.out}\nlake: {work / 'lake'}")
+
+
+if __name__ == "__main__":
+    main()
