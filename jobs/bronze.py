@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -16,6 +15,7 @@ from pyspark.sql import types as T
 
 from jobs.landing import LandingFile, list_landing_files, parse_landing_bytes
 from jobs.sources import SourceSpec
+from jobs.storage import Location, display
 
 LINEAGE_FIELDS = [
     T.StructField("_source_file", T.StringType(), False),
@@ -43,11 +43,6 @@ def bronze_schema(spec: SourceSpec) -> T.StructType:
 
 def _parsed_schema(spec: SourceSpec) -> T.StructType:
     return T.StructType([f for f in bronze_schema(spec).fields if f.name != "_ingested_at"])
-
-
-def _local(uri: str) -> str:
-    """A `file:` URI as Spark's `binaryFile` reports it, as the local path the manifest holds."""
-    return uri[len("file:"):] if uri.startswith("file:") else uri
 
 
 def _arrow_schema(spec: SourceSpec) -> pa.Schema:
@@ -78,29 +73,29 @@ def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
     """On an executor: each (path, content) row is one landing file, parsed into bronze records."""
     schema = _arrow_schema(spec)
     for batch in batches:
-        for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
-            local = _local(path)
-            day, order = manifest[local]
-            yield from bronze_batches(parse_landing_bytes(content, spec, local), day, order, schema)
+        for uri, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
+            day, order = manifest[uri]
+            yield from bronze_batches(parse_landing_bytes(content, spec, display(uri)), day, order, schema)
 
 
-def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Path, days: list[dt.date],
+def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Location, days: list[dt.date],
                       ingested_at: dt.datetime) -> DataFrame:
     """Every landing file of `spec` for `days` as one bronze DataFrame (explicit schema);
     `_file_order` is the delivery order within each day. Parsed on the executors; a zero-byte
     file (which Spark's file sources skip) becomes its error row here, with no content to hold."""
-    listed = [(path, day, order) for day in days
-              for order, path in enumerate(list_landing_files(landing_dir, spec.name, day))]
-    manifest = {str(path): (day, order) for path, day, order in listed}
+    listed = [(f, day, order) for day in days
+              for order, f in enumerate(list_landing_files(spark, landing_dir, spec.name, day))]
+    manifest = {f.uri: (day, order) for f, day, order in listed}
     schema = bronze_schema(spec)
-    with_content = [str(path) for path, _, _ in listed if path.stat().st_size > 0]
     parsed = spark.createDataFrame([], _parsed_schema(spec))
+    with_content = [f.uri for f, _, _ in listed if f.size > 0]
     if with_content:
         files = spark.read.format("binaryFile").load(with_content)
         parsed = files.select("path", "content").mapInArrow(lambda batches: parse_files(batches, spec, manifest),
                                                              _parsed_schema(spec))
-    empty = [batch for path, day, order in listed if path.stat().st_size == 0
-             for batch in bronze_batches(parse_landing_bytes(b"", spec, str(path)), day, order, _arrow_schema(spec))]
+    empty = [batch for f, day, order in listed if f.size == 0
+             for batch in bronze_batches(parse_landing_bytes(b"", spec, display(f.uri)), day, order,
+                                         _arrow_schema(spec))]
     if empty:
         parsed = parsed.unionByName(spark.createDataFrame(pa.Table.from_batches(empty).to_pandas(),
                                                           _parsed_schema(spec)))

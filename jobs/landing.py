@@ -19,8 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from pyspark.sql import SparkSession
 
 from jobs.sources import SourceSpec
+from jobs.storage import ListedFile, Location, join, list_files
 
 ENCODINGS = ("utf-8-sig", "cp949")
 MAX_RECORD_LINES = 50  # a quoted field may hold newlines (RFC 4180); a record longer than this is broken
@@ -72,19 +74,18 @@ class LandingFile:
                 for i, (n, raw, error) in enumerate(zip(self.line_numbers, self.raw_lines, self.errors, strict=True))]
 
 
-def day_folder(landing_dir: Path, source: str, day: dt.date | str) -> Path:
+def day_folder(landing_dir: Location, source: str, day: dt.date | str) -> Location:
     """The landing folder of one source and day: <landing>/<source>/YYYY-MM-DD."""
-    return Path(landing_dir) / source / str(day)
+    return join(landing_dir, source, str(day))
 
 
-def list_landing_files(landing_dir: Path, source: str, day: dt.date | str) -> list[Path]:
+def list_landing_files(spark: SparkSession, landing_dir: Location, source: str,
+                       day: dt.date | str) -> list[ListedFile]:
     """The day's CSV files in delivery order: modification time, then the name as tie-break
-    (name them so that a later delivery sorts later: a plain copy resets modification times)."""
-    folder = day_folder(landing_dir, source, day)
-    if not folder.is_dir():
-        return []
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+    (name them so that a later delivery sorts later: a plain copy resets modification times).
+    Listed through Hadoop's FileSystem API, so the landing zone may be object storage."""
+    files = list_files(spark, str(day_folder(landing_dir, source, day)), suffix=".csv")
+    return sorted(files, key=lambda f: (f.modified_ms, f.name))
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:

@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobs.storage import Location, join, normalize
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -81,8 +83,8 @@ def _share(var: str, default: str) -> float:
 class Settings:
     """Where data lives and how Spark runs; every field has an environment variable."""
 
-    landing_dir: Path
-    lake_dir: Path
+    landing_dir: Location  # a local folder, or a URI (s3a://, abfss://, file:///)
+    lake_dir: Location
     publish_dir: Path
     gx_dir: Path
     truth_dir: Path
@@ -100,8 +102,8 @@ class Settings:
     def from_env(cls) -> Settings:
         """Read the settings from CUSTOMS_* environment variables (defaults: local disk, local[2])."""
         return cls(
-            landing_dir=_path("CUSTOMS_LANDING_DIR", "data/landing"),
-            lake_dir=_path("CUSTOMS_LAKE_DIR", "data/lake"),
+            landing_dir=normalize(os.environ.get("CUSTOMS_LANDING_DIR", "data/landing")),
+            lake_dir=normalize(os.environ.get("CUSTOMS_LAKE_DIR", "data/lake")),
             publish_dir=_path("CUSTOMS_PUBLISH_DIR", "publish"),
             gx_dir=_path("CUSTOMS_GX_DIR", "data/gx"),
             truth_dir=_path("CUSTOMS_GROUND_TRUTH_DIR", "data/ground_truth"),
@@ -116,6 +118,7 @@ class Settings:
             exploration_share=_share("CUSTOMS_EXPLORATION_SHARE", "0.1"),
         )
 
-    def table_path(self, layer: str, table: str) -> Path:
-        """Path of a Delta table: $CUSTOMS_LAKE_DIR/<layer>/<table>."""
-        return self.lake_dir / layer / table
+    def table_path(self, layer: str, table: str) -> Location:
+        """Location of a Delta table: $CUSTOMS_LAKE_DIR/<layer>/<table> (a Path on local disk, a
+        URI string on object storage)."""
+        return join(self.lake_dir, layer, table)

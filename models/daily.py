@@ -14,6 +14,7 @@ from features.entity_state import INCREMENT_SCHEMA, StateSums, accumulate, entit
 from features.parcels import ORDER_LOOKBACK_DAYS, ParcelReferences
 from jobs.settings import Settings
 from jobs.state_store import AdvanceResult, CumulativeTable, Source, advance, state_before
+from jobs.storage import join
 from jobs.tables import read_partition, table_exists
 from models.channels import ChannelSelector
 from models.pipeline import pinned, references
@@ -25,7 +26,7 @@ LABEL_LOOKBACK_DAYS = 60
 
 def entity_state_table(settings: Settings, selector: ChannelSelector) -> CumulativeTable:
     """The channel's entity state: `state/<channel>_entities` and `state/<channel>_entities_increments`."""
-    return CumulativeTable.at(settings.lake_dir / "state", f"{selector.channel}_entities", accumulate,
+    return CumulativeTable.at(join(settings.lake_dir, "state"), f"{selector.channel}_entities", accumulate,
                               tuple(f.name for f in INCREMENT_SCHEMA.fields))
 
 

@@ -6,13 +6,14 @@ import datetime as dt
 import hashlib
 import os
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import fsspec
 
 from jobs.settings import Settings
 from jobs.sources import SOURCES
+from jobs.storage import Location
 from orchestration.ingestion import bronze_key, quarantine_key, silver_key
 
 # A file younger than this may still be being written: it is picked up on a later tick.
@@ -37,24 +38,40 @@ def daily_schedule(job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinitio
     return daily_pipeline_schedule
 
 
-def landing_snapshot(landing_dir: Path, min_age_seconds: float, now: float | None = None
+def landing_snapshot(landing_dir: Location, min_age_seconds: float, now: float | None = None
                      ) -> dict[tuple[str, str], list[tuple[str, int, float]]]:
-    """Settled landing files per (source, day): name, size and mtime of each file old enough."""
+    """Settled landing files per (source, day): name, size and mtime of each file old enough.
+    Listed with fsspec (the sensor has no Spark session), so the landing zone may be a URI."""
     now = time.time() if now is None else now
+    fs, root = fsspec.core.url_to_fs(_fsspec_url(landing_dir))
     snapshot: dict[tuple[str, str], list[tuple[str, int, float]]] = {}
     for source in SOURCES:
-        root = landing_dir / source
-        if not root.is_dir():
+        source_root = f"{root.rstrip('/')}/{source}"
+        if not fs.isdir(source_root):
             continue
-        for day_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-            files = []
-            for f in sorted(day_dir.glob("*.csv")):
-                stat = f.stat()
-                if now - stat.st_mtime >= min_age_seconds:
-                    files.append((f.name, stat.st_size, stat.st_mtime))
-            if files:
-                snapshot[(source, day_dir.name)] = files
+        for path, info in sorted(fs.find(source_root, maxdepth=2, detail=True).items()):
+            parent, day, name = path.rsplit("/", 2)
+            if parent != source_root or not name.lower().endswith(".csv") or name.startswith((".", "_")):
+                continue
+            mtime = _mtime(info)
+            if now - mtime >= min_age_seconds:
+                snapshot.setdefault((source, day), []).append((name, int(info.get("size") or 0), mtime))
     return snapshot
+
+
+def _fsspec_url(location: Location) -> str:
+    """fsspec's name for a location: Hadoop's `s3a://` is fsspec's `s3://` (s3fs)."""
+    text = str(location)
+    return "s3://" + text[len("s3a://"):] if text.startswith("s3a://") else text
+
+
+def _mtime(info: dict) -> float:
+    """Modification time (epoch seconds) from an fsspec listing, whatever the filesystem calls it."""
+    for key in ("mtime", "LastModified", "last_modified", "modified"):
+        value = info.get(key)
+        if value is not None:
+            return value.timestamp() if isinstance(value, dt.datetime) else float(value)
+    return 0.0
 
 
 def is_partition_day(name: str, start: str) -> bool:

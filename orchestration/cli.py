@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from jobs.settings import PROJECT_ROOT, Settings
+from jobs.storage import local_path
 
 # The console shows progress lines from this command; Dagster's own log goes to the run history.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -52,7 +53,8 @@ def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float
     settings = Settings.from_env()
     rates = Rates() if bad_rate is None else replace(Rates(), bad_rows=bad_rate)
     config = GeneratorConfig(seed=seed, scale=scale, rates=rates)
-    summary = generate_files(config, start, days, settings.landing_dir, settings.truth_dir,
+    # The generator writes local files (it stands in for the senders); the pipeline reads any URI.
+    summary = generate_files(config, start, days, local_path(settings.landing_dir), settings.truth_dir,
                              progress=lambda line: print(line, flush=True), workers=workers)
     per_source = ", ".join(f"{k} {v}" for k, v in sorted(summary["rows"].items()))
     print(f"generated {summary['total_rows']} rows in {summary['seconds']}s "

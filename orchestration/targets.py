@@ -8,6 +8,7 @@ import dagster as dg
 
 from jobs.sources import INSPECTION_RESULTS, PCCC_REGISTRY, PLATFORM_ORDERS, SOURCES, WATCH_LISTS
 from jobs.state_store import StateNotReady
+from jobs.storage import join
 from models.channels import SELECTORS, ChannelSelector
 from models.daily import advance_entity_state
 from models.day_targets import build_day_targets, load_champion
@@ -80,7 +81,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
             "days_folded": len(folded),
             "days_replayed": dg.MetadataValue.json([d.isoformat() for d in replayed]),
             "days_unchanged": len(unchanged),
-            "path": dg.MetadataValue.path(str(settings.lake_dir / "state" / f"{selector.channel}_entities")),
+            "path": dg.MetadataValue.path(str(join(settings.lake_dir, "state", f"{selector.channel}_entities"))),
         })
 
     refs = [silver_key(s) for s in (PCCC_REGISTRY, WATCH_LISTS, PLATFORM_ORDERS)]

@@ -1,0 +1,43 @@
+"""Lake and landing zone as URIs (file:// here; s3a:// and abfss:// go through the same code)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from expectations.runner import GxValidator
+from jobs.ingest import land_bronze, refine_silver
+from jobs.sources import SOURCES
+from jobs.storage import join, list_files, local_path, normalize
+from orchestration.automation import landing_snapshot
+from tests.conftest import DAY, declaration_line, write_landing
+
+
+def test_joins_keep_the_scheme_and_local_paths_stay_paths(tmp_path):
+    assert join("s3a://bucket/lake", "silver", "declarations") == "s3a://bucket/lake/silver/declarations"
+    assert join("abfss://c@a.dfs.core.windows.net/lake/", "gold") == "abfss://c@a.dfs.core.windows.net/lake/gold"
+    assert normalize("s3a://bucket/lake/") == "s3a://bucket/lake"
+    assert normalize(str(tmp_path / "x" / "..")) == tmp_path and isinstance(join(tmp_path, "a"), Path)
+    assert local_path(f"file://{tmp_path}") == tmp_path
+
+
+def test_ingestion_and_sensor_on_file_uris(spark, settings, tmp_path):
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2"), "bad"])
+    write_landing(settings.landing_dir, "b b.csv", [declaration_line("3")])  # a space in the name
+    uris = replace(settings, landing_dir=f"file://{settings.landing_dir}", lake_dir=f"file://{tmp_path}/uri-lake")
+    listed = list_files(spark, join(uris.landing_dir, "declarations", DAY.isoformat()), ".csv")
+    assert sorted(f.name for f in listed) == ["a.csv", "b b.csv"]
+
+    bronze = land_bronze(spark, SOURCES["declarations"], uris, DAY)
+    result = refine_silver(spark, SOURCES["declarations"], uris, DAY, GxValidator(), max_quarantine_share=None)
+    assert bronze.rows == 4 and {f["file"] for f in bronze.files} == {"a.csv", "b b.csv"}
+    assert (result.valid_rows, result.parse_errors, result.inserted) == (3, 1, 3)
+    silver = spark.read.format("delta").load(str(uris.table_path("silver", "declarations")))
+    assert silver.count() == 3 and (tmp_path / "uri-lake" / "silver" / "declarations" / "_delta_log").is_dir()
+    source_files = {r["_source_file"] for r in silver.select("_source_file").distinct().collect()}
+    folder = settings.landing_dir / "declarations" / DAY.isoformat()
+    assert source_files == {str(folder / name) for name in ("a.csv", "b b.csv")}
+
+    snapshot = landing_snapshot(uris.landing_dir, 0, now=time.time() + 60)
+    assert [name for name, _, _ in snapshot[("declarations", DAY.isoformat())]] == ["a.csv", "b b.csv"]
