@@ -6,10 +6,16 @@ BIN := $(VENV)/bin
 DELTA_VERSION := 4.4.0
 JARS := .jars
 DELTA_JARS := $(JARS)/delta-spark_4.2_2.13-$(DELTA_VERSION).jar $(JARS)/delta-storage-$(DELTA_VERSION).jar
+# CUSTOMS_HOME, when set, holds every piece of state (see README, Configuration).
+ifdef CUSTOMS_HOME
+export DAGSTER_HOME ?= $(abspath $(CUSTOMS_HOME))/dagster_home
+export MLFLOW_TRACKING_URI ?= sqlite:///$(abspath $(CUSTOMS_HOME))/mlflow.db
+else
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
+endif
 export GX_ANALYTICS_ENABLED := false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
-export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 DEMO_START ?= 2024-03-04
 DEMO_DAYS ?= 28
 

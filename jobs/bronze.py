@@ -55,14 +55,15 @@ def bronze_batches(landing: LandingFile, day: dt.date, order: int, schema: pa.Sc
     n = len(landing.line_numbers)
     columns = {name: landing.column(name) for name in landing.values}
     columns.update({
-        "_source_file": pa.array([landing.path] * n, pa.string()), "_file_order": pa.array([order] * n, pa.int32()),
-        "_line_number": pa.array(landing.line_numbers, pa.int64()),
-        "_file_checksum": pa.array([landing.checksum] * n, pa.string()),
-        "_file_encoding": pa.array([landing.encoding] * n, pa.string()),
-        "_file_status": pa.array([landing.status] * n, pa.string()),
-        "_parse_error": pa.array(landing.errors, pa.string()),
-        "_raw_line": pa.array(landing.raw_lines, pa.string()),
-        "_partition_date": pa.array([day] * n, pa.date32()),
+        "_source_file": pa.repeat(pa.scalar(landing.path, pa.string()), n),
+        "_file_order": pa.repeat(pa.scalar(order, pa.int32()), n),
+        "_line_number": landing.lineage("line_numbers", pa.int64()),
+        "_file_checksum": pa.repeat(pa.scalar(landing.checksum, pa.string()), n),
+        "_file_encoding": pa.repeat(pa.scalar(landing.encoding, pa.string()), n),
+        "_file_status": pa.repeat(pa.scalar(landing.status, pa.string()), n),
+        "_parse_error": landing.lineage("errors", pa.string()),
+        "_raw_line": landing.lineage("raw_lines", pa.string()),
+        "_partition_date": pa.repeat(pa.scalar(day, pa.date32()), n),
     })
     table = pa.table({name: columns[name] for name in schema.names}, schema=schema)
     yield from table.to_batches(max_chunksize=OUTPUT_ROWS)

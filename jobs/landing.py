@@ -9,6 +9,7 @@ bytes are: on the Spark executors (`jobs/bronze.py`); the driver only lists file
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -24,7 +25,6 @@ from pyspark.sql import SparkSession
 from jobs.sources import SourceSpec
 from jobs.storage import ListedFile, Location, join, list_files
 
-ENCODINGS = ("utf-8-sig", "cp949")
 MAX_RECORD_LINES = 50  # a quoted field may hold newlines (RFC 4180); a record longer than this is broken
 
 
@@ -48,9 +48,10 @@ class LandingFile:
     size_bytes: int
     encoding: str | None
     status: str  # ok | empty | header_only | undecodable | bad_header
-    line_numbers: list[int] = field(default_factory=list)
-    raw_lines: list[str] = field(default_factory=list)
-    errors: list[str | None] = field(default_factory=list)
+    # Python lists when read record by record, Arrow arrays from the vectorised pass.
+    line_numbers: list[int] | pa.Array = field(default_factory=list)
+    raw_lines: list[str] | pa.Array = field(default_factory=list)
+    errors: list[str | None] | pa.Array = field(default_factory=list)
     values: dict[str, list[str | None] | pa.Array | pa.ChunkedArray] = field(default_factory=dict)
 
     def add_error(self, line_number: int, raw_line: str, error: str) -> None:
@@ -66,12 +67,21 @@ class LandingFile:
         values = self.values[name]
         return values if isinstance(values, pa.ChunkedArray | pa.Array) else pa.array(values, pa.string())
 
+    def lineage(self, name: str, arrow_type: pa.DataType) -> pa.Array:
+        """`line_numbers`, `raw_lines` or `errors` as an Arrow array of `arrow_type`."""
+        values = getattr(self, name)
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            return values.cast(arrow_type)
+        return pa.array(values, arrow_type)
+
     @property
     def rows(self) -> list[RawRow]:
         """The records as objects (for inspection and tests; bronze reads the columns)."""
         columns = {name: self.column(name).to_pylist() for name in self.values}
+        lineage = [self.lineage(name, t).to_pylist() for name, t in
+                   (("line_numbers", pa.int64()), ("raw_lines", pa.string()), ("errors", pa.string()))]
         return [RawRow(n, {name: column[i] for name, column in columns.items()}, raw, error)
-                for i, (n, raw, error) in enumerate(zip(self.line_numbers, self.raw_lines, self.errors, strict=True))]
+                for i, (n, raw, error) in enumerate(zip(*lineage, strict=True))]
 
 
 def day_folder(landing_dir: Location, source: str, day: dt.date | str) -> Location:
@@ -86,21 +96,6 @@ def list_landing_files(spark: SparkSession, landing_dir: Location, source: str,
     Listed through Hadoop's FileSystem API, so the landing zone may be object storage."""
     files = list_files(spark, str(day_folder(landing_dir, source, day)), suffix=".csv")
     return sorted(files, key=lambda f: (f.modified_ms, f.name))
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode landing bytes as UTF-8 (with or without BOM) or else CP949 (superset of EUC-KR).
-
-    Strict UTF-8 almost never accepts CP949-encoded Korean, so the order is decisive.
-    Raises UnicodeDecodeError when neither fits."""
-    last_error: UnicodeDecodeError | None = None
-    for encoding in ENCODINGS:
-        try:
-            return data.decode(encoding), ("utf-8" if encoding == "utf-8-sig" else encoding)
-        except UnicodeDecodeError as err:
-            last_error = err
-    assert last_error is not None
-    raise last_error
 
 
 def _parse_line(line: str) -> list[str]:
@@ -177,30 +172,53 @@ def parse_landing_file(path: Path, spec: SourceSpec) -> LandingFile:
     return parse_landing_bytes(Path(path).read_bytes(), spec, str(path))
 
 
+def to_utf8(data: bytes) -> tuple[bytes, str]:
+    """The file's content as UTF-8 bytes and the encoding it came in: UTF-8 (a BOM dropped; the
+    same bytes, no copy, validated by Arrow) or else CP949 (transcoded). Raises
+    UnicodeDecodeError when neither fits."""
+    body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
+    try:
+        _text_array(pa.py_buffer(body)).validate(full=True)
+        return body, "utf-8"
+    except pa.ArrowInvalid:
+        return data.decode("cp949").encode("utf-8"), "cp949"
+
+
+def _text_array(buffer: pa.Buffer) -> pa.Array:
+    """One Arrow string holding the whole buffer, without copying it."""
+    offsets = pa.array([0, buffer.size], pa.int64()).buffers()[1]
+    return pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buffer])
+
+
 def parse_landing_bytes(data: bytes, spec: SourceSpec, path: str) -> LandingFile:
     """A landing file's bytes as raw records; problems become record-level parse errors, never
     drops: an empty, undecodable or headerless file is one error row."""
     landing = LandingFile(path=path, checksum=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
                           encoding=None, status="ok", values={name: [] for name in spec.column_names})
-    if not data.strip():
+    if not data or data.isspace():
         landing.status = "empty"
         landing.add_error(0, "", "empty file (no header, no rows)")
         return landing
     try:
-        text, landing.encoding = decode_bytes(data)
+        utf8, landing.encoding = to_utf8(data)
     except UnicodeDecodeError as err:
         landing.status = "undecodable"
         landing.add_error(0, "", f"file is neither UTF-8 nor CP949 ({err.reason} at byte {err.start})")
         return landing
 
-    lines = text.splitlines(keepends=True)
+    header_end = utf8.find(b"\n")
+    first_line = (utf8 if header_end < 0 else utf8[:header_end]).decode("utf-8").rstrip("\r")
     try:
-        header = _parse_line(lines[0].rstrip("\r\n"))
+        header = _parse_line(first_line)
     except csv.Error as err:
         header, missing = [], [f"unparseable header ({err})"]
     index, missing = _header_index(spec, header) if header else ({}, ["unparseable header"])
-    if not missing and _fast_columns(landing, text, lines, len(header), index):
+    terminated = utf8.endswith((b"\n", b"\r"))
+    if not missing and header_end >= 0 and terminated and _fast_columns(
+            landing, pa.py_buffer(utf8).slice(header_end + 1), len(header), index):
         return landing
+    text = utf8.decode("utf-8")
+    lines = text.splitlines(keepends=True)
     records = split_records(lines[1:], len(header))
     if missing:
         landing.status = "bad_header"
@@ -213,32 +231,34 @@ def parse_landing_bytes(data: bytes, spec: SourceSpec, path: str) -> LandingFile
     if not records:
         landing.status = "header_only"
         return landing
-    _add_records(landing, records, index, len(header), unterminated=not text.endswith(("\n", "\r")))
+    _add_records(landing, records, index, len(header), unterminated=not terminated)
     return landing
 
 
-def _fast_columns(landing: LandingFile, text: str, lines: list[str], width: int, index: dict[str, int]) -> bool:
-    """The common case in one vectorised pass (pyarrow's CSV reader): every non-blank line is
-    one well-formed record of `width` fields. False (nothing added) when the file is anything
-    else, and the careful record-by-record reading takes over."""
-    data = [i for i, line in enumerate(lines[1:]) if line.strip()]
-    if not data:
+def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict[str, int]) -> bool:
+    """The common case in one vectorised pass, with no Python object per line: pyarrow's CSV
+    reader for the fields and Arrow string kernels for the raw lines, when every non-blank line
+    of `body` (the UTF-8 bytes after the header) is one well-formed record of `width` fields.
+    False (nothing added) when the file is anything else, and the careful record-by-record
+    reading takes over."""
+    if body.size == 0:
         return False
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=[f"c{i}" for i in range(width)],
-                                           use_threads=False),
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(width)], use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(width)},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return False
-    if table.num_rows != len(data) or not text.endswith(("\n", "\r")):
+    lines = pc.utf8_rtrim(pc.list_flatten(pc.split_pattern(_text_array(body), "\n")), characters="\r")
+    data = pc.indices_nonzero(pc.not_equal(pc.utf8_trim_whitespace(lines), ""))
+    if table.num_rows != len(data):
         return False
-    landing.line_numbers = [i + 2 for i in data]  # line 1 is the header
-    landing.raw_lines = [lines[i + 1].rstrip("\r\n") for i in data]
-    landing.errors = [None] * len(data)
+    landing.line_numbers = pc.add(data.cast(pa.int64()), 2)  # line 1 is the header
+    landing.raw_lines = lines.take(data).cast(pa.string())
+    landing.errors = pa.nulls(len(data), pa.string())
     for name, pos in index.items():
         trimmed = pc.utf8_trim_whitespace(table.column(pos))
         landing.values[name] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)

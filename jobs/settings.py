@@ -72,11 +72,40 @@ def _capacity(raw: str) -> dict[str, LaneCapacity]:
     return capacity
 
 
+def state_root() -> Path | None:
+    """CUSTOMS_HOME: one folder under which every piece of state goes by default (landing, lake,
+    publish, GX project, ground truth, Dagster home, MLflow store), so a second environment on
+    one machine is one variable. Unset: the project's own folders."""
+    home = os.environ.get("CUSTOMS_HOME")
+    return Path(home).expanduser().resolve() if home else None
+
+
+def _default(name: str, project_default: str) -> str:
+    """A location's default: under CUSTOMS_HOME when set, else the project folder's."""
+    root = state_root()
+    return str(root / name) if root else project_default
+
+
+def default_dagster_home() -> Path:
+    """DAGSTER_HOME when set, else <CUSTOMS_HOME>/dagster_home, else .dagster_home in the project."""
+    root = state_root()
+    return Path(os.environ.get("DAGSTER_HOME") or (root / "dagster_home" if root else PROJECT_ROOT / ".dagster_home"))
+
+
+def default_tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI when set, else SQLite at <CUSTOMS_HOME>/mlflow.db, else in the project."""
+    root = state_root()
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root or PROJECT_ROOT) / 'mlflow.db'}"
+
+
 def _share(var: str, default: str) -> float:
     value = float(os.environ.get(var, default))
     if not 0 <= value <= 1:
         raise ValueError(f"{var}={value}: a share between 0 and 1")
     return value
+
+
+DAILY_SOURCES = ("declarations", "express", "mail", "inspection_results", "platform_orders")
 
 
 @dataclass(frozen=True)
@@ -93,6 +122,8 @@ class Settings:
     spark_remote: str | None
     spark_conf: dict[str, str] = field(default_factory=dict)
     max_quarantine_share: float = 0.05
+    # Sources that must deliver every day (a day without files warns); the others may be empty.
+    daily_sources: tuple[str, ...] = DAILY_SOURCES
     partition_start: str = "2020-01-01"
     capacity: dict[str, LaneCapacity] = field(default_factory=lambda: dict(DEFAULT_CAPACITY))
     critical_share: float = 0.2  # of red capacity reserved for the highest critical scores
@@ -102,16 +133,18 @@ class Settings:
     def from_env(cls) -> Settings:
         """Read the settings from CUSTOMS_* environment variables (defaults: local disk, local[2])."""
         return cls(
-            landing_dir=normalize(os.environ.get("CUSTOMS_LANDING_DIR", "data/landing")),
-            lake_dir=normalize(os.environ.get("CUSTOMS_LAKE_DIR", "data/lake")),
-            publish_dir=_path("CUSTOMS_PUBLISH_DIR", "publish"),
-            gx_dir=_path("CUSTOMS_GX_DIR", "data/gx"),
-            truth_dir=_path("CUSTOMS_GROUND_TRUTH_DIR", "data/ground_truth"),
+            landing_dir=normalize(os.environ.get("CUSTOMS_LANDING_DIR") or _default("landing", "data/landing")),
+            lake_dir=normalize(os.environ.get("CUSTOMS_LAKE_DIR") or _default("lake", "data/lake")),
+            publish_dir=_path("CUSTOMS_PUBLISH_DIR", _default("publish", "publish")),
+            gx_dir=_path("CUSTOMS_GX_DIR", _default("gx", "data/gx")),
+            truth_dir=_path("CUSTOMS_GROUND_TRUTH_DIR", _default("ground_truth", "data/ground_truth")),
             jars_dir=_path("CUSTOMS_JARS_DIR", str(PROJECT_ROOT / ".jars")),
             spark_master=os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
             spark_remote=os.environ.get("CUSTOMS_SPARK_REMOTE") or None,
             spark_conf=_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
+            daily_sources=tuple(s.strip() for s in os.environ.get("CUSTOMS_DAILY_SOURCES", ",".join(DAILY_SOURCES))
+                                .split(",") if s.strip()),
             partition_start=os.environ.get("CUSTOMS_PARTITION_START", "2020-01-01"),
             capacity=_capacity(os.environ.get("CUSTOMS_CAPACITY", "")),
             critical_share=_share("CUSTOMS_CRITICAL_SHARE", "0.2"),

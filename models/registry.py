@@ -7,7 +7,6 @@ decision is written on the model version: window, both figures, rule, reason."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from jobs.settings import default_tracking_uri
 from models.metrics import selection_metrics
 from models.selection import fraud_ranking
 from models.train import Selector, TrainParams
@@ -35,8 +35,9 @@ FRAUD_ONLY = "fraud_model (too few critical labels: critical_model is the fraud 
 
 
 def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI, else SQLite in the project folder (the embedded default)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    """MLFLOW_TRACKING_URI, else SQLite under CUSTOMS_HOME or in the project folder (the embedded
+    default)."""
+    return default_tracking_uri()
 
 
 def _flatten(report: dict, prefix: str = "") -> dict[str, float]:

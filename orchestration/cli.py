@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from jobs.settings import PROJECT_ROOT, Settings
+from jobs.settings import PROJECT_ROOT, Settings, default_dagster_home, default_tracking_uri
 from jobs.storage import local_path
 
 # The console shows progress lines from this command; Dagster's own log goes to the run history.
@@ -32,7 +32,7 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def _ensure_dagster_home() -> Path:
     """Keep run history in DAGSTER_HOME (default .dagster_home/ in the project) so the UI shows it."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home")))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     project_config = Path(__file__).with_name("dagster.yaml")
@@ -95,32 +95,32 @@ def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipel
 
 
 def _summarize(result) -> list[str]:
-    """One line per silver table and target list, and every failure with its reason."""
+    """One line per silver table (its partitions summed) and target list, and every failure with
+    its reason."""
     parts = []
     seen = set()
+    silver: dict[str, dict[str, int]] = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta = mat.metadata
-        if mat.asset_key in seen:
-            continue
         if "rows_read" in meta:
-            seen.add(mat.asset_key)
-            parts.append(
-                f"{mat.asset_key.to_user_string()}: read {meta['rows_read'].value}, "
-                f"valid {meta['valid_rows'].value}, quarantined {meta['quarantined'].value}, "
-                f"duplicates {meta['duplicates_skipped'].value}, superseded {meta['superseded'].value}"
-            )
-        elif "csv" in meta:
+            totals = silver.setdefault(mat.asset_key.to_user_string(), {})
+            for name in ("rows_read", "valid_rows", "quarantined", "duplicates_skipped", "superseded"):
+                totals[name] = totals.get(name, 0) + int(meta[name].value)
+        elif "csv" in meta and mat.asset_key not in seen:
             seen.add(mat.asset_key)
             parts.append(f"{mat.asset_key.to_user_string()} ({meta['model'].value}): {meta['records'].value} records, "
                          f"red {meta['red'].value}, yellow {meta['yellow'].value}, overflow {meta['overflow'].value}"
                          f" -> {meta['csv'].value}")
+    parts[:0] = [f"{key}: read {t['rows_read']}, valid {t['valid_rows']}, quarantined {t['quarantined']}, "
+                 f"duplicates {t['duplicates_skipped']}, superseded {t['superseded']}" for key, t in silver.items()]
     for check in result.get_asset_check_evaluations():
         if not check.passed and (check.asset_key, check.check_name) not in seen:
             seen.add((check.asset_key, check.check_name))
             shown = getattr(check, "description", None) or {k: v.value for k, v in check.metadata.items()
                                                               if k not in ("gx_report", "by_day")}
-            parts.append(f"CHECK FAILED {check.asset_key.to_user_string()}:{check.check_name}: {shown}")
+            level = "WARNING" if check.severity.value == "WARN" else "CHECK FAILED"
+            parts.append(f"{level} {check.asset_key.to_user_string()}:{check.check_name}: {shown}")
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
@@ -153,7 +153,7 @@ def train_command() -> int:
 
     from orchestration.definitions import defs
 
-    os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}")
+    os.environ.setdefault("MLFLOW_TRACKING_URI", default_tracking_uri())
     print("rebuilding feature tables and training the selectors (declarations, express, mail) ...", flush=True)
     result = defs.resolve_job_def("weekly_training").execute_in_process(
         instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET)

@@ -7,7 +7,7 @@ Every source in `jobs.sources.SOURCES` gets the same three assets from this one 
 import dagster as dg
 
 from expectations.runner import GxValidator
-from jobs.ingest import land_bronze, refine_silver
+from jobs.ingest import QUARANTINE_SCHEMA, land_bronze, refine_silver
 from jobs.sources import INSPECTED_CHANNELS, SourceSpec
 from orchestration.partitions import daily_partitions, partition_days
 from orchestration.resources import LakeResource, SparkResource
@@ -36,6 +36,21 @@ def upstream_of_silver(spec: SourceSpec) -> list[dg.AssetKey]:
     return [bronze_key(spec), *extra]
 
 
+DATA_ENGINEERING = "team:data_engineering"
+
+
+def column_schema(spec: SourceSpec, bronze: bool = False) -> dg.TableSchema:
+    """The table's columns for the asset page: raw strings in bronze, silver types in silver."""
+    columns = [dg.TableColumn(c.name, "string" if bronze else c.dtype.simpleString(),
+                              description=c.description + (" (personal data)" if c.personal and "personal"
+                                                           not in c.description.lower() else ""))
+               for c in spec.columns]
+    if not bronze:
+        columns += [dg.TableColumn(c.name, c.dtype.simpleString(), description=c.description)
+                    for c in spec.silver_extra]
+    return dg.TableSchema(columns=columns)
+
+
 def lake_pool(spec: SourceSpec) -> str:
     """Dagster pool of the steps that write a source's bronze, silver and quarantine tables: with
     the instance's default pool limit of 1 no two runs write them at once."""
@@ -53,21 +68,43 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"spark", "delta"},
+        tags={"domain": spec.kind, "layer": "bronze"},
+        owners=[DATA_ENGINEERING],
+        metadata={"dagster/column_schema": column_schema(spec, bronze=True)},
+        check_specs=[dg.AssetCheckSpec(
+            "expected_delivery", asset=bronze_key(spec),
+            description=f"Warns when a day has no {spec.name} landing file although the source must "
+            "deliver every day (CUSTOMS_DAILY_SOURCES); reference lists may deliver nothing.")],
         description=f"Every line of the day's {spec.name} landing files as raw strings, with file, "
         "line number, checksum, encoding and ingest time. Replaced per day, so re-runs are safe.",
     )
     def bronze(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        result = land_bronze(spark.session(), spec, settings, partition_days(context))
-        if not result.files:
-            context.log.warning(f"no landing files for {spec.name} in {context.partition_key_range}")
-        return dg.MaterializeResult(
-            metadata={
-                "rows": result.rows,
-                "files": len(result.files),
-                "file_details": dg.MetadataValue.json(result.files),
-                "path": dg.MetadataValue.path(str(settings.table_path("bronze", spec.name))),
-            }
+        days = partition_days(context)
+        result = land_bronze(spark.session(), spec, settings, days)
+        missing = []
+        for day in days:  # each partition of a range run carries its own day's figures
+            files = [f for f in result.files if f["day"] == day.isoformat()]
+            rows = sum(int(f["rows"]) for f in files)
+            if not files:
+                missing.append(day.isoformat())
+            context.add_asset_metadata(
+                {"dagster/row_count": rows, "rows": rows, "files": len(files),
+                 "delivery": f"{len(files)} file(s)" if files else "no files",
+                 "file_details": dg.MetadataValue.json(files)},
+                partition_key=day.isoformat())
+        if missing:
+            context.log.warning(f"no landing files for {spec.name} on {', '.join(missing)}")
+        path = dg.MetadataValue.path(str(settings.table_path("bronze", spec.name)))
+        yield dg.MaterializeResult(metadata={"path": path})
+        must_deliver = spec.name in settings.daily_sources
+        yield dg.AssetCheckResult(
+            check_name="expected_delivery",
+            passed=not (must_deliver and missing),
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(f"no {spec.name} files for {', '.join(missing)}" if missing else "every day delivered")
+            + ("" if must_deliver else f" ({spec.name} may deliver nothing on a day)"),
+            metadata={"days_without_files": dg.MetadataValue.json(missing), "must_deliver_daily": must_deliver},
         )
 
     @dg.multi_asset(
@@ -78,9 +115,15 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         backfill_policy=dg.BackfillPolicy.single_run(),
         specs=[
             dg.AssetSpec(silver_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec), skippable=True,
-                         description=f"{spec.description} Typed, one row per {'+'.join(spec.key)} "
-                         f"(Delta MERGE), partitioned by {spec.date_column}."),
+                         tags={"domain": spec.kind, "layer": "silver"}, owners=[DATA_ENGINEERING],
+                         metadata={"dagster/column_schema": column_schema(spec)},
+                         description=f"{spec.description} Typed, one row per {'+'.join(spec.key)}, "
+                         + (f"Delta MERGE, partitioned by {spec.partition_column}." if spec.partition_column
+                            else "history kept (a changed row closes its version), not partitioned.")),
             dg.AssetSpec(quarantine_key(spec), kinds={"spark", "delta"}, deps=upstream_of_silver(spec),
+                         tags={"domain": spec.kind, "layer": "quarantine"}, owners=[DATA_ENGINEERING],
+                         metadata={"dagster/column_schema": dg.TableSchema(columns=[
+                             dg.TableColumn(f.name, f.dataType.simpleString()) for f in QUARANTINE_SCHEMA.fields])},
                          description=f"{spec.name} rows that failed parsing or a rule, with every "
                          "failed rule, the source file and line. Never reach silver."),
         ],
@@ -102,13 +145,22 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
                    "superseded")}
         per_day = dg.MetadataValue.json({day.isoformat(): c.as_dict() for day, c in result.by_day.items()})
         held = [day.isoformat() for day in result.held_days]
+        for day, day_counts in result.by_day.items():  # each partition carries its own day's figures
+            figures = day_counts.as_dict()
+            key = day.isoformat()
+            context.add_asset_metadata({**figures, "dagster/row_count": figures["valid_rows"],
+                                        "published": day not in result.held_days},
+                                       asset_key=silver_key(spec), partition_key=key)
+            context.add_asset_metadata({"rows": figures["quarantined"], "dagster/row_count": figures["quarantined"],
+                                        "quarantine_share": figures["quarantine_share"]},
+                                       asset_key=quarantine_key(spec), partition_key=key)
         if not result.published:
             context.log.error(f"silver/{spec.name} held back by the quality gate: {result.held_reason()}")
         if len(result.held_days) < len(result.by_day):  # silver was written for at least one day
             yield dg.MaterializeResult(
                 asset_key=silver_key(spec),
                 metadata={
-                    **counts,
+                    **{f"run_{name}": value for name, value in counts.items()},
                     "inserted": result.inserted,
                     "updated": result.updated,
                     "held_days": dg.MetadataValue.json(held),
@@ -119,7 +171,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         yield dg.MaterializeResult(
             asset_key=quarantine_key(spec),
             metadata={
-                "rows": result.quarantined,
+                "run_rows": result.quarantined,
                 "failures_by_rule": dg.MetadataValue.json(result.failures_by_rule),
                 "by_day": per_day,
                 "path": dg.MetadataValue.path(str(settings.table_path("quarantine", spec.name))),

@@ -139,3 +139,48 @@ def test_every_writing_step_has_a_pool_and_the_instance_limits_them(tmp_path, mo
         config = instance.get_concurrency_config()
         assert config.pool_config.default_pool_limit == 1
         assert config.run_queue_config.tag_concurrency_limits[0]["key"] == "dagster/partition"
+
+
+def test_range_run_gives_each_partition_its_own_figures_and_flags_missing_deliveries(spark, settings):
+    import datetime as dt
+
+    second, third = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    write_landing(settings.landing_dir, "a.csv", [declaration_line(str(i)) for i in range(20)])
+    write_landing(settings.landing_dir, "b.csv", [declaration_line("x", day=third), "bad"], day=third)
+    job = defs.resolve_job_def("ingestion")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, asset_selection=DECLARATION_ASSETS,
+            tags={"dagster/asset_partition_range_start": DAY.isoformat(),
+                  "dagster/asset_partition_range_end": third.isoformat()})
+        assert not result.success  # the third day is held back
+        mats = {(e.event_specific_data.materialization.asset_key.to_user_string(), e.partition):
+                e.event_specific_data.materialization.metadata for e in result.get_asset_materialization_events()}
+        assert mats[("silver/declarations", DAY.isoformat())]["rows_read"].value == 20
+        assert mats[("silver/declarations", second.isoformat())]["rows_read"].value == 0
+        assert mats[("silver/declarations", third.isoformat())]["quarantined"].value == 1
+        assert mats[("silver/declarations", third.isoformat())]["published"].value is False
+        assert mats[("bronze/declarations", second.isoformat())]["delivery"].value == "no files"
+        assert mats[("bronze/declarations", DAY.isoformat())]["dagster/row_count"].value == 20
+        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+        assert checks["quarantine_share_below_threshold"].metadata["held_days"].value == [third.isoformat()]
+        delivery = checks["expected_delivery"]
+        assert not delivery.passed and delivery.severity == dg.AssetCheckSeverity.WARN
+        assert delivery.metadata["days_without_files"].value == [second.isoformat()]
+
+
+def test_one_root_places_every_piece_of_state(tmp_path, monkeypatch):
+    from jobs.settings import Settings, default_dagster_home, default_tracking_uri
+
+    for var in ("CUSTOMS_LANDING_DIR", "CUSTOMS_LAKE_DIR", "CUSTOMS_PUBLISH_DIR", "CUSTOMS_GX_DIR",
+                "CUSTOMS_GROUND_TRUTH_DIR", "DAGSTER_HOME", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CUSTOMS_HOME", str(tmp_path / "env2"))
+    s = Settings.from_env()
+    root = tmp_path / "env2"
+    assert (s.landing_dir, s.lake_dir, s.publish_dir, s.gx_dir, s.truth_dir) == (
+        root / "landing", root / "lake", root / "publish", root / "gx", root / "ground_truth")
+    assert default_dagster_home() == root / "dagster_home"
+    assert default_tracking_uri() == f"sqlite:///{root / 'mlflow.db'}"
+    monkeypatch.setenv("CUSTOMS_LAKE_DIR", "s3a://bucket/lake")  # one location can still be moved alone
+    assert Settings.from_env().lake_dir == "s3a://bucket/lake"
