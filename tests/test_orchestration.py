@@ -71,20 +71,42 @@ def test_threshold_is_configurable(spark, settings, monkeypatch):
         assert gate.passed
 
 
-def test_sensor_requests_one_run_per_changed_day(settings, monkeypatch):
+def _tick(sensor, instance, cursor=None):
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    ranges = [(r.tags["customs/source"], r.tags["dagster/asset_partition_range_start"],
+               r.tags["dagster/asset_partition_range_end"]) for r in result.run_requests]
+    return ranges, result.cursor
+
+
+def test_sensor_coalesces_new_days_into_range_runs_and_keeps_a_cursor(settings, monkeypatch):
+    import datetime as dt
+
     monkeypatch.setattr("orchestration.automation.MIN_FILE_AGE_SECONDS", 0)
-    write_landing(settings.landing_dir, "a.csv", [declaration_line("1")])
+    for offset in (0, 1, 2, 5):
+        day = DAY + dt.timedelta(days=offset)
+        write_landing(settings.landing_dir, "a.csv", [declaration_line("1", day=day)], day=day)
     (settings.landing_dir / "declarations" / "not-a-day").mkdir()
     (settings.landing_dir / "declarations" / "not-a-day" / "x.csv").write_text("x")
     sensor = build_landing_sensor(daily_pipeline)
     with dg.instance_for_test() as instance:
-        first = sensor(dg.build_sensor_context(instance=instance)).run_requests
-        again = sensor(dg.build_sensor_context(instance=instance)).run_requests
-        assert [r.partition_key for r in first] == [DAY.isoformat()]
-        assert first[0].run_key == again[0].run_key  # unchanged files: Dagster dedupes by run key
+        first, cursor = _tick(sensor, instance)
+        fifth = (DAY + dt.timedelta(days=5)).isoformat()
+        assert first == [("declarations", DAY.isoformat(), (DAY + dt.timedelta(days=2)).isoformat()),
+                         ("declarations", fifth, fifth)]
+        assert _tick(sensor, instance, cursor)[0] == []  # nothing new since the last tick
         write_landing(settings.landing_dir, "b.csv", [declaration_line("2")])
-        changed = sensor(dg.build_sensor_context(instance=instance)).run_requests
-        assert changed[0].run_key != first[0].run_key
+        assert _tick(sensor, instance, cursor)[0] == [("declarations", DAY.isoformat(), DAY.isoformat())]
+
+
+def test_sensor_switched_on_over_landed_history_skips_days_already_in_bronze(spark, settings, monkeypatch):
+    monkeypatch.setattr("orchestration.automation.MIN_FILE_AGE_SECONDS", 0)
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1")])
+    sensor = build_landing_sensor(daily_pipeline)
+    with dg.instance_for_test() as instance:
+        assert _run_day(instance).success is not None  # bronze of DAY now holds a.csv
+        assert _tick(sensor, instance)[0] == []
+        write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2")])
+        assert _tick(sensor, instance)[0] == [("declarations", DAY.isoformat(), DAY.isoformat())]
 
 
 def test_sensor_waits_for_files_still_being_written(settings):
