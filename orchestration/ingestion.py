@@ -16,18 +16,19 @@ GROUP = "ingestion"
 
 
 def bronze_key(spec: SourceSpec) -> dg.AssetKey:
-    """Asset key of a source's bronze table."""
-    return dg.AssetKey(["bronze", spec.name])
+    """Asset key of a source's bronze table (`bronze/<source>_bronze`: the graph shows the last
+    part, which must be readable on its own; the table itself is at <lake>/bronze/<source>)."""
+    return dg.AssetKey(["bronze", f"{spec.name}_bronze"])
 
 
 def silver_key(spec: SourceSpec) -> dg.AssetKey:
     """Asset key of a source's silver table."""
-    return dg.AssetKey(["silver", spec.name])
+    return dg.AssetKey(["silver", f"{spec.name}_silver"])
 
 
 def quarantine_key(spec: SourceSpec) -> dg.AssetKey:
     """Asset key of a source's quarantine table."""
-    return dg.AssetKey(["quarantine", spec.name])
+    return dg.AssetKey(["quarantine", f"{spec.name}_quarantine"])
 
 
 def upstream_of_silver(spec: SourceSpec) -> list[dg.AssetKey]:
@@ -108,7 +109,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
         )
 
     @dg.multi_asset(
-        name=f"refine_{spec.name}",
+        name=f"validate_and_publish_{spec.name}",
         pool=lake_pool(spec),
         group_name=GROUP,
         partitions_def=daily_partitions,
@@ -155,7 +156,8 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
                                         "quarantine_share": figures["quarantine_share"]},
                                        asset_key=quarantine_key(spec), partition_key=key)
         if not result.published:
-            context.log.error(f"silver/{spec.name} held back by the quality gate: {result.held_reason()}")
+            context.log.error(f"{silver_key(spec).to_user_string()} held back by the quality gate: "
+                              f"{result.held_reason()}")
         if len(result.held_days) < len(result.by_day):  # silver was written for at least one day
             yield dg.MaterializeResult(
                 asset_key=silver_key(spec),

@@ -27,7 +27,7 @@ class SelectorConfig(dg.Config):
 
 def feature_key(selector: ChannelSelector) -> dg.AssetKey:
     """Asset key of a channel's feature table."""
-    return dg.AssetKey(["features", selector.channel])
+    return dg.AssetKey(["features", f"{selector.channel}_features"])
 
 
 def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:

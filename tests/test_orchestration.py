@@ -11,19 +11,23 @@ from orchestration.automation import build_landing_sensor, is_partition_day, lan
 from orchestration.definitions import daily_pipeline, defs
 from tests.conftest import DAY, declaration_line, write_landing
 
-EXPECTED_KEYS = {"bronze/declarations", "silver/declarations", "quarantine/declarations"}
+EXPECTED_KEYS = {"bronze/declarations_bronze", "silver/declarations_silver", "quarantine/declarations_quarantine"}
 ALL_SOURCES = ["declarations", "express", "mail", "platform_orders", "pccc_registry", "inspection_results",
                "watch_lists", "monitored_items"]
 
 
 def test_definitions_load_with_assets_checks_schedule_and_sensor():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {f"{layer}/{source}" for layer in ("bronze", "silver", "quarantine") for source in ALL_SOURCES} <= keys
+    layers = ("bronze", "silver", "quarantine")
+    assert {f"{layer}/{source}_{layer}" for layer in layers for source in ALL_SOURCES} <= keys
+    # The graph shows a key's last part: every one is readable and unique on its own.
+    last_parts = [k.path[-1] for k in defs.resolve_asset_graph().get_all_asset_keys()]
+    assert len(last_parts) == len(set(last_parts))
     assert defs.resolve_job_def("daily_pipeline").name == "daily_pipeline"
     assert defs.resolve_schedule_def("daily_pipeline_schedule").cron_schedule == "0 6 * * *"
     assert defs.resolve_sensor_def("landing_file_sensor")
     for channel in ("declarations", "express", "mail"):
-        assert f"models/{channel}_selector" in keys and f"features/{channel}" in keys
+        assert f"models/{channel}_selector" in keys and f"features/{channel}_features" in keys
     assert defs.resolve_schedule_def("weekly_training_schedule").cron_schedule == "0 5 * * 1"
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"quarantine_share_below_threshold", "rows_reconcile"} <= checks
@@ -55,8 +59,8 @@ def test_daily_run_materializes_and_reports_checks(spark, settings, tmp_path):
         mats = {e.event_specific_data.materialization.asset_key.to_user_string(): e
                 for e in result.get_asset_materialization_events()}
         # Write-audit-publish: the held day's quarantine is written, silver is not (no materialization).
-        assert EXPECTED_KEYS - set(mats) == {"silver/declarations"}
-        meta = mats["quarantine/declarations"].event_specific_data.materialization.metadata
+        assert EXPECTED_KEYS - set(mats) == {"silver/declarations_silver"}
+        meta = mats["quarantine/declarations_quarantine"].event_specific_data.materialization.metadata
         assert meta["rows"].value == 1 and meta["by_day"].value[DAY.isoformat()]["valid_rows"] == 2
 
 
@@ -178,12 +182,12 @@ def test_range_run_gives_each_partition_its_own_figures_and_flags_missing_delive
         assert not result.success  # the third day is held back
         mats = {(e.event_specific_data.materialization.asset_key.to_user_string(), e.partition):
                 e.event_specific_data.materialization.metadata for e in result.get_asset_materialization_events()}
-        assert mats[("silver/declarations", DAY.isoformat())]["rows_read"].value == 20
-        assert mats[("silver/declarations", second.isoformat())]["rows_read"].value == 0
-        assert mats[("silver/declarations", third.isoformat())]["quarantined"].value == 1
-        assert mats[("silver/declarations", third.isoformat())]["published"].value is False
-        assert mats[("bronze/declarations", second.isoformat())]["delivery"].value == "no files"
-        assert mats[("bronze/declarations", DAY.isoformat())]["dagster/row_count"].value == 20
+        assert mats[("silver/declarations_silver", DAY.isoformat())]["rows_read"].value == 20
+        assert mats[("silver/declarations_silver", second.isoformat())]["rows_read"].value == 0
+        assert mats[("silver/declarations_silver", third.isoformat())]["quarantined"].value == 1
+        assert mats[("silver/declarations_silver", third.isoformat())]["published"].value is False
+        assert mats[("bronze/declarations_bronze", second.isoformat())]["delivery"].value == "no files"
+        assert mats[("bronze/declarations_bronze", DAY.isoformat())]["dagster/row_count"].value == 20
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
         assert checks["quarantine_share_below_threshold"].metadata["held_days"].value == [third.isoformat()]
         delivery = checks["expected_delivery"]
