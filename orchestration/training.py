@@ -104,4 +104,6 @@ weekly_training = dg.define_asset_job(
 )
 weekly_training_schedule = dg.ScheduleDefinition(
     name="weekly_training_schedule", job=weekly_training, cron_schedule="0 5 * * 1", execution_timezone="Asia/Seoul",
+    description="Monday 05:00 Seoul: rebuild the feature tables and retrain the three selectors; a challenger "
+    "becomes champion only if it beats the champion on the untouched evaluation window.",
 )
