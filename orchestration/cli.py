@@ -64,9 +64,22 @@ def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float
     return summary
 
 
-def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipeline") -> int:
+def held_by_gate_only(result) -> bool:
+    """Whether a failed run failed only because the quality gate held days back (every failed step
+    is a failed blocking check, and every failed check is the quarantine-share gate)."""
+    failures = [e for e in result.all_events if e.is_step_failure]
+    errors = [e.event_specific_data.error for e in failures]
+    checks = [c for c in result.get_asset_check_evaluations() if not c.passed and c.severity.value == "ERROR"]
+    return (bool(failures) and all(err and err.cls_name == "DagsterAssetCheckFailedError" for err in errors)
+            and bool(checks) and all(c.check_name == "quarantine_share_below_threshold" for c in checks))
+
+
+def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipeline",
+        tolerate_held: bool = False) -> int:
     """Materialize the job's assets for `days`, in-process on one SparkSession: one run over the
-    whole range (Dagster single-run backfill), or one run per day with `per_day`. Returns failed runs."""
+    whole range (Dagster single-run backfill), or one run per day with `per_day`. Returns failed
+    runs; with `tolerate_held`, a run whose only failure is the quality gate holding days back
+    (the gate doing its job on generated data) is reported but not counted."""
     _ensure_dagster_home()
     import dagster as dg
 
@@ -85,8 +98,9 @@ def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipel
             kwargs = {"tags": {"dagster/asset_partition_range_start": batch[0].isoformat(),
                                "dagster/asset_partition_range_end": batch[-1].isoformat()}}
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
-        failed += 0 if result.success else 1
-        status = "ok" if result.success else "FAILED"
+        held = not result.success and held_by_gate_only(result)
+        failed += 0 if result.success or (held and tolerate_held) else 1
+        status = "ok" if result.success else ("HELD by the quality gate" if held else "FAILED")
         print(f"  [{i}/{len(batches)}] {job_name} {label}: {status} in {time.perf_counter() - began:.1f}s "
               f"(run {result.run_id})", flush=True)
         for line in _summarize(result):
@@ -201,7 +215,9 @@ def demo(start: dt.date, days: int, seed: int, list_days: int) -> int:
     print("1/4 generating sample landing files", flush=True)
     generate(start, days, 1.0, seed)
     print(f"2/4 ingesting {len(history)} day(s) of history ({history[0]}..{history[-1]})", flush=True)
-    failed = run(history, job_name="ingestion")
+    # A generated day can cross the quarantine threshold (a 60-row delivery with 4 bad rows): the
+    # gate holds it and says so above; the demo goes on with the days that were published.
+    failed = run(history, job_name="ingestion", tolerate_held=True)
     print("3/4 training the selectors on the labels known so far", flush=True)
     failed += train_command()
     print(f"4/4 the daily pipeline for {scored[0]}..{scored[-1]}: ingestion, entity state, target lists", flush=True)

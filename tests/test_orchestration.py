@@ -179,7 +179,7 @@ def test_range_run_gives_each_partition_its_own_figures_and_flags_missing_delive
             instance=instance, raise_on_error=False, asset_selection=DECLARATION_ASSETS,
             tags={"dagster/asset_partition_range_start": DAY.isoformat(),
                   "dagster/asset_partition_range_end": third.isoformat()})
-        assert not result.success  # the third day is held back
+        assert not result.success and cli.held_by_gate_only(result)  # the third day is held back
         mats = {(e.event_specific_data.materialization.asset_key.to_user_string(), e.partition):
                 e.event_specific_data.materialization.metadata for e in result.get_asset_materialization_events()}
         assert mats[("silver/declarations_silver", DAY.isoformat())]["rows_read"].value == 20
