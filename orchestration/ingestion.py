@@ -4,6 +4,8 @@ Every source in `jobs.sources.SOURCES` gets the same three assets from this one 
 
 
 
+import datetime as dt
+
 import dagster as dg
 
 from expectations.runner import GxValidator
@@ -147,30 +149,30 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
                    "superseded")}
         per_day = dg.MetadataValue.json({day.isoformat(): c.as_dict() for day, c in result.by_day.items()})
         held = [day.isoformat() for day in result.held_days]
+        silver_path = dg.MetadataValue.path(str(settings.table_path("silver", spec.name)))
+        silver_by_day = {}
         for day, day_counts in result.by_day.items():  # each partition carries its own day's figures
             figures = day_counts.as_dict()
             key = day.isoformat()
-            context.add_asset_metadata({**figures, "dagster/row_count": figures["valid_rows"],
-                                        "published": day not in result.held_days},
-                                       asset_key=silver_key(spec), partition_key=key)
+            silver_by_day[key] = {**figures, "dagster/row_count": figures["valid_rows"], "path": silver_path}
             context.add_asset_metadata({"rows": figures["quarantined"], "dagster/row_count": figures["quarantined"],
                                         "quarantine_share": figures["quarantine_share"]},
                                        asset_key=quarantine_key(spec), partition_key=key)
-        if not result.published:
+        run_figures = {"inserted": result.inserted, "updated": result.updated, "run_days": len(result.by_day),
+                       "by_day": per_day}
+        if result.published:
+            for key, figures in silver_by_day.items():
+                context.add_asset_metadata(figures, asset_key=silver_key(spec), partition_key=key)
+            yield dg.MaterializeResult(asset_key=silver_key(spec), metadata=run_figures)
+        else:
+            # Only the days written are reported materialized; the held ones stay as they were (and
+            # show as failed in the partition view), with the gate's reason on the check.
             context.log.error(f"{silver_key(spec).to_user_string()} held back by the quality gate: "
                               f"{result.held_reason()}")
-        if len(result.held_days) < len(result.by_day):  # silver was written for at least one day
-            yield dg.MaterializeResult(
-                asset_key=silver_key(spec),
-                metadata={
-                    **{f"run_{name}": value for name, value in counts.items()},
-                    "inserted": result.inserted,
-                    "updated": result.updated,
-                    "held_days": dg.MetadataValue.json(held),
-                    "by_day": per_day,
-                    "path": dg.MetadataValue.path(str(settings.table_path("silver", spec.name))),
-                },
-            )
+            for key, figures in silver_by_day.items():
+                if dt.date.fromisoformat(key) not in result.held_days:
+                    context.log_event(dg.AssetMaterialization(asset_key=silver_key(spec), partition=key,
+                                                              metadata={**figures, **run_figures}))
         yield dg.MaterializeResult(
             asset_key=quarantine_key(spec),
             metadata={

@@ -1,0 +1,45 @@
+"""Screenshots of the Dagster UI for the README, with Debian's Chromium driven by Playwright (no
+browser download). Run after `make demo`, with `make ui` serving on port 3000:
+
+    .venv/bin/pip install playwright==1.65.2 && .venv/bin/python docs/ui_screenshots.py
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+DOCS = Path(__file__).resolve().parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ui", default="http://127.0.0.1:3000")
+    parser.add_argument("--day", default="2024-03-12", help="the partition page to show")
+    parser.add_argument("--location", default="orchestration.definitions")
+    args = parser.parse_args()
+    pages = {
+        "ui-asset-graph.png": f"{args.ui}/asset-groups",
+        "ui-partition.png": f"{args.ui}/assets/silver/inspection_results_silver?view=partitions&partition={args.day}",
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        for name, url in pages.items():
+            page.goto(url, wait_until="networkidle")
+            page.wait_for_timeout(3000)
+            skip = page.get_by_role("button", name="Skip")  # Dagster's "join the community" dialog
+            if skip.count():
+                skip.first.click()
+            page.wait_for_timeout(5000)
+            page.screenshot(path=str(DOCS / name))
+            print(f"{url} -> {DOCS / name}")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
