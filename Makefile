@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DELTA_VERSION := 4.4.0
 JARS := .jars
+GX_DOCS_ASSETS := .vendor/gx-docs/.complete
+WEBJARS := org.webjars:jquery:3.7.1 org.webjars:bootstrap:4.3.1 org.webjars:popper.js:1.12.9 \
+	org.webjars.npm:bootstrap-table:1.19.1 org.webjars:font-awesome:6.6.0 org.webjars:bootstrap-datepicker:1.9.0
 DELTA_JARS := $(JARS)/delta-spark_4.2_2.13-$(DELTA_VERSION).jar $(JARS)/delta-storage-$(DELTA_VERSION).jar
 # CUSTOMS_HOME, when set, holds every piece of state (see README, Configuration).
 ifdef CUSTOMS_HOME
@@ -21,7 +24,7 @@ DEMO_DAYS ?= 28
 
 .PHONY: setup demo test ui mlflow-ui lint clean
 
-setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml
+setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml $(GX_DOCS_ASSETS)
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +39,13 @@ $(JARS)/%.jar:
 		-DoutputDirectory=$(JARS)
 
 # The instance's settings (concurrency pools and run limits) live in the project.
+# The libraries GX Data Docs load from CDNs, as WebJars from Maven Central, once (offline docs).
+$(GX_DOCS_ASSETS): $(BIN)/.installed
+	@mkdir -p .vendor/webjars
+	for a in $(WEBJARS); do mvn -q -B dependency:copy -Dartifact=$$a -DoutputDirectory=.vendor/webjars || exit 1; done
+	$(BIN)/python -m expectations.docs_offline .vendor/webjars
+	@touch $@
+
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	cp orchestration/dagster.yaml $@

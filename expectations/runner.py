@@ -15,12 +15,14 @@ import great_expectations as gx  # noqa: E402
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
+from expectations.docs_offline import make_offline  # noqa: E402
 from expectations.rules import Rule  # noqa: E402
 from expectations.suites import rules_for  # noqa: E402
 from jobs.ingest import ValidationOutcome  # noqa: E402
 from jobs.sources import SourceSpec  # noqa: E402
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
+logger = logging.getLogger(__name__)
 
 
 def with_helper_columns(frame: DataFrame, rules: list[Rule]) -> DataFrame:
@@ -109,7 +111,14 @@ class GxValidator:
         suite_result = next(iter(result.run_results.values()))
         docs = None
         if self.gx_dir:
-            docs = str(self.gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html")
+            site = self.gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
+            try:
+                external = make_offline(site)
+                if external:
+                    logger.warning("Data Docs still load %s from the network", ", ".join(external))
+            except FileNotFoundError as err:
+                logger.warning("Data Docs left pointing at CDNs (unreadable offline): %s", err)
+            docs = str(site / "index.html")
         return suite_result, docs
 
     def __call__(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date]) -> ValidationOutcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from pyspark.sql import functions as F
 
@@ -190,3 +191,11 @@ def test_quality_reports_show_personal_data_masked(spark, settings, tmp_path):
     assert "recipient_pccc_format" in written
     for value in (bad_pccc, bad_phone, "P123456789012", "010-1234-5678", "김민수"):
         assert value not in written, value
+    # Offline: every script and stylesheet of every page is a local file of the site.
+    pages = list(gx_dir.rglob("*.html"))
+    assert any(p.name == "index.html" for p in pages)
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "https://" not in " ".join(re.findall(r'(?:src|href)="[^"]+\.(?:js|css)"', html)), page
+        for ref in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html):
+            assert (page.parent / ref).resolve().is_file(), (page, ref)
