@@ -19,12 +19,15 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ui", default="http://127.0.0.1:3000")
-    parser.add_argument("--day", default="2024-03-12", help="the partition page to show")
+    parser.add_argument("--day", default="2024-03-13", help="a published partition to show")
+    parser.add_argument("--held-day", default="2024-03-12", help="a partition the quality gate held")
     parser.add_argument("--location", default="orchestration.definitions")
     args = parser.parse_args()
     pages = {
         "ui-asset-graph.png": f"{args.ui}/asset-groups",
         "ui-partition.png": f"{args.ui}/assets/silver/inspection_results_silver?view=partitions&partition={args.day}",
+        "ui-partition-held.png": (f"{args.ui}/assets/silver/inspection_results_silver?view=partitions"
+                                  f"&partition={args.held_day}"),
     }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)

@@ -45,6 +45,8 @@ VENDOR_FILES = (
     "bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
     "bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
 )
+# The logo GX loads from its S3 bucket (with a tracking query string); the site has its own copy.
+LOGO = re.compile(r'https://great-expectations-web-assets\.s3[^"]*/logo-long\.png[^"]*')
 EXTERNAL = re.compile(r'(?:src|href)="(https?://[^"]+\.(?:js|css))"')
 
 
@@ -84,7 +86,8 @@ def make_offline(site: Path, vendor: Path = VENDOR_DIR) -> list[str]:
     for page in site.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         prefix = os.path.relpath(target, page.parent).replace(os.sep, "/")
-        rewritten = DROPPED.sub("", html)
+        rewritten = LOGO.sub(f"{os.path.relpath(site / 'static' / 'images', page.parent)}/logo-long.png".replace(
+            os.sep, "/"), DROPPED.sub("", html))
         for cdn, local in CDN_TO_LOCAL.items():
             rewritten = rewritten.replace(cdn, f"{prefix}/{local}")
         if rewritten != html:

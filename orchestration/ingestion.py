@@ -158,7 +158,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
             context.add_asset_metadata({"rows": figures["quarantined"], "dagster/row_count": figures["quarantined"],
                                         "quarantine_share": figures["quarantine_share"]},
                                        asset_key=quarantine_key(spec), partition_key=key)
-        run_figures = {"inserted": result.inserted, "updated": result.updated, "run_days": len(result.by_day),
+        run_figures = {"run_inserted": result.inserted, "run_updated": result.updated, "run_days": len(result.by_day),
                        "by_day": per_day}
         if result.published:
             for key, figures in silver_by_day.items():
