@@ -46,9 +46,12 @@ $(GX_DOCS_ASSETS): $(BIN)/.installed
 	$(BIN)/python -m expectations.docs_offline .vendor/webjars
 	@touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+# An existing dagster.yaml keeps its own settings and gets the concurrency section added.
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml $(BIN)/.installed
 	@mkdir -p $(DAGSTER_HOME)
-	cp orchestration/dagster.yaml $@
+	$(BIN)/python -c "from pathlib import Path; from orchestration.cli import ensure_instance_config; \
+		ensure_instance_config(Path('$@'))"
+	@touch $@
 
 demo: setup
 	@$(BIN)/customs-risk demo --start $(DEMO_START) --days $(DEMO_DAYS)

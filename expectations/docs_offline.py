@@ -90,8 +90,10 @@ def make_offline(site: Path, vendor: Path = VENDOR_DIR) -> list[str]:
             os.sep, "/"), DROPPED.sub("", html))
         for cdn, local in CDN_TO_LOCAL.items():
             rewritten = rewritten.replace(cdn, f"{prefix}/{local}")
-        if rewritten != html:
-            page.write_text(rewritten, encoding="utf-8")
+        if rewritten != html:  # pages already pointing at the copy are left alone
+            temporary = page.with_name(f".{page.name}.offline")
+            temporary.write_text(rewritten, encoding="utf-8")
+            temporary.replace(page)  # atomic: a reader never sees half a page
         left.update(EXTERNAL.findall(rewritten))
     return sorted(left)
 

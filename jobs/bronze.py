@@ -6,6 +6,7 @@ national day is parsed where the data is and no file's content passes through th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -43,6 +44,12 @@ def bronze_schema(spec: SourceSpec) -> T.StructType:
 
 def _parsed_schema(spec: SourceSpec) -> T.StructType:
     return T.StructType([f for f in bronze_schema(spec).fields if f.name != "_ingested_at"])
+
+
+def glob_escape(uri: str) -> str:
+    """A file URI with Hadoop's glob characters escaped: Spark reads each load path as a pattern,
+    so a delivery named `declarations[1].csv` would otherwise not be found."""
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", uri)
 
 
 def _arrow_schema(spec: SourceSpec) -> pa.Schema:
@@ -91,7 +98,7 @@ def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Locati
     parsed = spark.createDataFrame([], _parsed_schema(spec))
     with_content = [f.uri for f, _, _ in listed if f.size > 0]
     if with_content:
-        files = spark.read.format("binaryFile").load(with_content)
+        files = spark.read.format("binaryFile").load([glob_escape(uri) for uri in with_content])
         parsed = files.select("path", "content").mapInArrow(lambda batches: parse_files(batches, spec, manifest),
                                                              _parsed_schema(spec))
     empty = [batch for f, day, order in listed if f.size == 0

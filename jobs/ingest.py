@@ -119,10 +119,16 @@ class SilverResult(DayCounts):
 
     def held_reason(self) -> str:
         """Why days were held back, with their counts (empty when none was)."""
-        return "; ".join(
-            f"{day}: {self.by_day[day].quarantined} of {self.by_day[day].rows_read} rows quarantined "
-            f"({self.by_day[day].quarantine_share:.1%} > {self.max_quarantine_share:.1%}), nothing published"
-            for day in self.held_days)
+        return "; ".join(f"{day}: {self._why(day)}, nothing published" for day in self.held_days)
+
+    def _why(self, day: dt.date) -> str:
+        counts = self.by_day[day]
+        if not counts.reconciles:
+            return f"rows do not reconcile ({counts.as_dict()})"
+        if self.max_quarantine_share is not None and counts.quarantine_share > self.max_quarantine_share:
+            return (f"{counts.quarantined} of {counts.rows_read} rows quarantined "
+                    f"({counts.quarantine_share:.1%} > {self.max_quarantine_share:.1%})")
+        return "waits for an earlier held day (history is written in day order)"
 
 
 def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days) -> BronzeResult:
@@ -262,8 +268,10 @@ def write_silver(spark: SparkSession, spec: SourceSpec, settings: Settings, rows
                                    path, spec.key, day)
             totals = {k: totals[k] + counts[k] for k in totals}
         return totals
+    # An event's date is part of its identity (a declaration keeps its date), so its MERGE reads only
+    # the batch's dates; an inspection result's key recurs with a new date (a re-inspection).
     counts = merge_by_key(spark, rows, path, spec.key, spec.partition_column, silver_table_schema(spec, rows),
-                          keep_when_null=spec.label_columns)
+                          keep_when_null=spec.label_columns, prune_by_partition=spec.kind == "event")
     if spec.kind == "feedback":
         applied = apply_inspection_results(spark, settings, rows)
         counts.update({f"labels_applied_{channel}": n for channel, n in applied.items()})
@@ -301,7 +309,11 @@ def refine_silver(
                       "rule_failures": outcome.failed, "valid_rows": outcome.valid}
         counted = {name: count_by_day(df) for name, df in per_column.items()}
         by_day = {day: DayCounts(**{name: counted[name].get(day, 0) for name in COUNTS}) for day in days}
-        held = [day for day in days if threshold is not None and by_day[day].quarantine_share > threshold]
+        held = [day for day in days if not by_day[day].reconciles
+                or (threshold is not None and by_day[day].quarantine_share > threshold)]
+        if held and spec.kind == "reference":
+            # History versions must be written in day order: a day after a held one waits for it.
+            held = [day for day in days if day >= held[0]]
         publishable = silver_rows(outcome.valid.where(~F.col("_partition_date").isin(held)), spec)
         merge = ({"inserted": 0, "updated": 0} if len(held) == len(days)
                  else write_silver(spark, spec, settings, publishable, [d for d in days if d not in held]))

@@ -12,6 +12,8 @@ from delta.exceptions import (
     ConcurrentDeleteDeleteException,
     ConcurrentDeleteReadException,
     ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
     MetadataChangedException,
     ProtocolChangedException,
 )
@@ -23,8 +25,9 @@ from pyspark.sql import types as T
 
 # What Delta raises when another writer committed to the same files first: the write read a
 # snapshot that is no longer current, and doing it again from the new snapshot is correct.
-DELTA_CONFLICTS = (ConcurrentAppendException, ConcurrentDeleteReadException, ConcurrentDeleteDeleteException,
-                   ConcurrentTransactionException, MetadataChangedException, ProtocolChangedException)
+DELTA_CONFLICTS = (DeltaConcurrentModificationException, ConcurrentWriteException, ConcurrentAppendException,
+                   ConcurrentDeleteReadException, ConcurrentDeleteDeleteException, ConcurrentTransactionException,
+                   MetadataChangedException, ProtocolChangedException)
 
 retry_on_conflict = backoff.on_exception(backoff.expo, DELTA_CONFLICTS, max_tries=6, base=0.5, max_value=20,
                                          jitter=backoff.full_jitter)
@@ -112,17 +115,19 @@ def merge_by_key(
     table_schema: T.StructType | None = None,
     change_column: str = "_row_hash",
     keep_when_null: tuple[str, ...] = (),
+    prune_by_partition: bool = False,
 ) -> dict[str, int]:
     """Upsert `df` into the Delta table at `path` on `key`. Only `df`'s columns are written, so
     columns other steps own (inspection outcomes) survive a re-delivery, as do `keep_when_null`
     columns the delivery leaves empty; rows whose `change_column` is unchanged are left alone.
-    On a partitioned table the MERGE carries the batch's partition values as a predicate, so it
-    reads only those partitions: a key's partition value (its record date) must not change
-    between deliveries. Returns the MERGE's own inserted/updated counts."""
+    With `prune_by_partition` the MERGE carries the batch's partition values as a predicate, so
+    it reads only those partitions: only for tables where a key's partition value (its record
+    date) never changes between deliveries, else a key delivered again with another date would be
+    inserted twice. Returns the MERGE's own inserted/updated counts."""
     create_if_missing(spark, path, table_schema or df.schema, partition_column)
     target = DeltaTable.forPath(spark, str(path))
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
-    if partition_column:
+    if partition_column and prune_by_partition:
         pruning = partition_predicate(spark, df, partition_column)
         if pruning is None:
             return {"inserted": 0, "updated": 0}

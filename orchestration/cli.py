@@ -34,11 +34,22 @@ def _ensure_dagster_home() -> Path:
     """Keep run history in DAGSTER_HOME (default .dagster_home/ in the project) so the UI shows it."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    project_config = Path(__file__).with_name("dagster.yaml")
-    if not config.exists() or "concurrency:" not in config.read_text():
-        config.write_text(project_config.read_text())
+    ensure_instance_config(home / "dagster.yaml")
     return home
+
+
+def ensure_instance_config(config: Path) -> None:
+    """Give the instance the project's settings (`orchestration/dagster.yaml`): a new file is a
+    copy; an existing one without a `concurrency:` section gets that section appended, keeping
+    whatever else it configures (storage, run coordinator)."""
+    project = Path(__file__).with_name("dagster.yaml").read_text()
+    if not config.exists():
+        config.write_text(project)
+        return
+    current = config.read_text()
+    if "concurrency:" not in current:
+        section = project[project.index("concurrency:"):]
+        config.write_text(current.rstrip("\n") + "\n" + section)
 
 
 def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float | None = None,

@@ -161,6 +161,11 @@ def test_every_writing_step_has_a_pool_and_the_instance_limits_them(tmp_path, mo
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     cli._ensure_dagster_home()
     assert (tmp_path / "dagster.yaml").read_text() == (Path(cli.__file__).with_name("dagster.yaml")).read_text()
+    existing = tmp_path / "other" / "dagster.yaml"  # a user's own instance settings are kept
+    existing.parent.mkdir()
+    existing.write_text("run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n")
+    cli.ensure_instance_config(existing)
+    assert "QueuedRunCoordinator" in existing.read_text() and "default_limit: 1" in existing.read_text()
     with dg.DagsterInstance.get() as instance:
         config = instance.get_concurrency_config()
         assert config.pool_config.default_pool_limit == 1

@@ -107,3 +107,16 @@ def test_two_runs_of_the_same_day_at_once_both_end_with_each_record_once(spark, 
     assert all(not isinstance(o, Exception) for o in outcomes), outcomes
     silver = spark.read.format("delta").load(str(settings.table_path("silver", "declarations")))
     assert silver.count() == 30 and silver.select("declaration_id").distinct().count() == 30
+
+
+def test_a_reinspection_on_a_later_day_updates_the_result_instead_of_adding_one(spark, settings):
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("D1", fraud="", critical_fraud="")])
+    ingest(spark, settings)
+    first, again = DAY + dt.timedelta(days=2), DAY + dt.timedelta(days=5)
+    for day, outcome in ((first, "0"), (again, "1")):
+        write_rows(settings.landing_dir, "inspection_results", day,
+                   [{"channel": "declarations", "record_key": "D1", "inspection_date": day.isoformat(),
+                     "outcome": outcome, "finding": "under_valuation" if outcome == "1" else ""}])
+        assert ingest(spark, settings, "inspection_results", day).published
+    results = spark.read.format("delta").load(str(settings.table_path("silver", "inspection_results")))
+    assert [(r.inspection_date, r.outcome) for r in results.collect()] == [(again, 1)]

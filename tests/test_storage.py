@@ -25,19 +25,20 @@ def test_joins_keep_the_scheme_and_local_paths_stay_paths(tmp_path):
 def test_ingestion_and_sensor_on_file_uris(spark, settings, tmp_path):
     write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2"), "bad"])
     write_landing(settings.landing_dir, "b b.csv", [declaration_line("3")])  # a space in the name
+    write_landing(settings.landing_dir, "c[1].csv", [declaration_line("4")])  # glob characters
     uris = replace(settings, landing_dir=f"file://{settings.landing_dir}", lake_dir=f"file://{tmp_path}/uri-lake")
     listed = list_files(spark, join(uris.landing_dir, "declarations", DAY.isoformat()), ".csv")
-    assert sorted(f.name for f in listed) == ["a.csv", "b b.csv"]
+    assert sorted(f.name for f in listed) == ["a.csv", "b b.csv", "c[1].csv"]
 
     bronze = land_bronze(spark, SOURCES["declarations"], uris, DAY)
     result = refine_silver(spark, SOURCES["declarations"], uris, DAY, GxValidator(), max_quarantine_share=None)
-    assert bronze.rows == 4 and {f["file"] for f in bronze.files} == {"a.csv", "b b.csv"}
-    assert (result.valid_rows, result.parse_errors, result.inserted) == (3, 1, 3)
+    assert bronze.rows == 5 and {f["file"] for f in bronze.files} == {"a.csv", "b b.csv", "c[1].csv"}
+    assert (result.valid_rows, result.parse_errors, result.inserted) == (4, 1, 4)
     silver = spark.read.format("delta").load(str(uris.table_path("silver", "declarations")))
-    assert silver.count() == 3 and (tmp_path / "uri-lake" / "silver" / "declarations" / "_delta_log").is_dir()
+    assert silver.count() == 4 and (tmp_path / "uri-lake" / "silver" / "declarations" / "_delta_log").is_dir()
     source_files = {r["_source_file"] for r in silver.select("_source_file").distinct().collect()}
     folder = settings.landing_dir / "declarations" / DAY.isoformat()
-    assert source_files == {str(folder / name) for name in ("a.csv", "b b.csv")}
+    assert source_files == {str(folder / name) for name in ("a.csv", "b b.csv", "c[1].csv")}
 
     snapshot = landing_snapshot(uris.landing_dir, 0, now=time.time() + 60)
-    assert [name for name, _, _ in snapshot[("declarations", DAY.isoformat())]] == ["a.csv", "b b.csv"]
+    assert [name for name, _, _ in snapshot[("declarations", DAY.isoformat())]] == ["a.csv", "b b.csv", "c[1].csv"]
