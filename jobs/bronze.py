@@ -94,18 +94,18 @@ def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Locati
     listed = [(f, day, order) for day in days
               for order, f in enumerate(list_landing_files(spark, landing_dir, spec.name, day))]
     manifest = {f.uri: (day, order) for f, day, order in listed}
-    schema = bronze_schema(spec)
-    parsed = spark.createDataFrame([], _parsed_schema(spec))
+    schema, parsed_schema = bronze_schema(spec), _parsed_schema(spec)
+    parsed = spark.createDataFrame([], parsed_schema)
     with_content = [f.uri for f, _, _ in listed if f.size > 0]
     if with_content:
         files = spark.read.format("binaryFile").load([glob_escape(uri) for uri in with_content])
         parsed = files.select("path", "content").mapInArrow(lambda batches: parse_files(batches, spec, manifest),
-                                                             _parsed_schema(spec))
-    empty = [batch for f, day, order in listed if f.size == 0
-             for batch in bronze_batches(parse_landing_bytes(b"", spec, display(f.uri)), day, order,
-                                         _arrow_schema(spec))]
-    if empty:
-        parsed = parsed.unionByName(spark.createDataFrame(pa.Table.from_batches(empty).to_pandas(),
-                                                          _parsed_schema(spec)))
+                                                             parsed_schema)
+    empty_files = [(f, day, order) for f, day, order in listed if f.size == 0]
+    if empty_files:
+        arrow_schema = _arrow_schema(spec)
+        empty = [batch for f, day, order in empty_files
+                 for batch in bronze_batches(parse_landing_bytes(b"", spec, display(f.uri)), day, order, arrow_schema)]
+        parsed = parsed.unionByName(spark.createDataFrame(pa.Table.from_batches(empty).to_pandas(), parsed_schema))
     with_time = parsed.withColumn("_ingested_at", F.lit(ingested_at).cast("timestamp"))
     return with_time.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])

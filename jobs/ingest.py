@@ -285,9 +285,12 @@ def with_lookups(spark: SparkSession, spec: SourceSpec, settings: Settings, fram
     return frame
 
 
+FROM_SETTINGS = object()  # refine_silver's default gate: the settings' CUSTOMS_MAX_QUARANTINE_SHARE
+
+
 def refine_silver(
     spark: SparkSession, spec: SourceSpec, settings: Settings, days: Days, validator: Validator,
-    max_quarantine_share: float | None = -1.0,
+    max_quarantine_share: float | None | object = FROM_SETTINGS,
 ) -> SilverResult:
     """Validate the bronze partitions of `days` (one day or a backfill range), then write, audit,
     publish: each day's quarantine partition is replaced with its failing rows, and only the days
@@ -296,7 +299,7 @@ def refine_silver(
     channel records). A held day leaves silver and everything fed from it at the same Delta
     version; re-running it after the files are fixed publishes it."""
     days = as_days(days)
-    threshold = settings.max_quarantine_share if max_quarantine_share == -1.0 else max_quarantine_share
+    threshold = settings.max_quarantine_share if max_quarantine_share is FROM_SETTINGS else max_quarantine_share
     bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", days).cache()
     try:
         staged = stage_bronze(bronze, spec)

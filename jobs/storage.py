@@ -54,8 +54,7 @@ def local_path(location: str | Path) -> Path:
 
 def display(uri: str) -> str:
     """A listed file's URI as lineage shows it: the plain path for a local file, else the URI."""
-    return uri[len("file:"):] if uri.startswith("file:/") and not uri.startswith("file://") else (
-        uri[len("file://"):] if uri.startswith("file:///") else uri)
+    return str(local_path(uri)) if is_local(uri) else uri
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def merge_counts(result: DataFrame) -> dict[str, int]:
             "updated": int(row["num_updated_rows"] or 0) if row else 0}
 
 
-def partition_predicate(spark: SparkSession, df: DataFrame, column: str, alias: str = "t") -> str | None:
+def partition_predicate(df: DataFrame, column: str, alias: str = "t") -> str | None:
     """`<alias>.column IN (...)` over the partition values `df` holds, so a MERGE reads only the
     target partitions the batch can touch; None when `df` is empty."""
     values = sorted(r[0] for r in df.select(column).distinct().collect() if r[0] is not None)
@@ -128,7 +128,7 @@ def merge_by_key(
     target = DeltaTable.forPath(spark, str(path))
     condition = " AND ".join(f"t.`{k}` = s.`{k}`" for k in key)
     if partition_column and prune_by_partition:
-        pruning = partition_predicate(spark, df, partition_column)
+        pruning = partition_predicate(df, partition_column)
         if pruning is None:
             return {"inserted": 0, "updated": 0}
         condition = f"{pruning} AND {condition}"

@@ -44,7 +44,7 @@ def landing_snapshot(landing_dir: Location, min_age_seconds: float, now: float |
     """Settled landing files per (source, day): name, size and mtime of each file old enough.
     Listed with fsspec (the sensor has no Spark session), so the landing zone may be a URI."""
     now = time.time() if now is None else now
-    fs, root = fsspec.core.url_to_fs(_fsspec_url(landing_dir))
+    fs, root = _landing_fs(landing_dir)
     snapshot: dict[tuple[str, str], list[tuple[str, int, float]]] = {}
     for source in SOURCES:
         source_root = f"{root.rstrip('/')}/{source}"
@@ -60,10 +60,10 @@ def landing_snapshot(landing_dir: Location, min_age_seconds: float, now: float |
     return snapshot
 
 
-def _fsspec_url(location: Location) -> str:
-    """fsspec's name for a location: Hadoop's `s3a://` is fsspec's `s3://` (s3fs)."""
+def _landing_fs(location: Location) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The landing zone's fsspec filesystem and root path (Hadoop's `s3a://` is fsspec's `s3://`)."""
     text = str(location)
-    return "s3://" + text[len("s3a://"):] if text.startswith("s3a://") else text
+    return fsspec.core.url_to_fs("s3://" + text[len("s3a://"):] if text.startswith("s3a://") else text)
 
 
 def _mtime(info: dict) -> float:
@@ -97,7 +97,7 @@ def day_ranges(days: list[str]) -> list[tuple[str, str]]:
 
 def _file_checksums(landing_dir: Location, source: str, day: str, names: list[str]) -> set[tuple[str, str]]:
     """(name, first 12 hex digits of SHA-256) of the day's files, as bronze's metadata keeps them."""
-    fs, root = fsspec.core.url_to_fs(_fsspec_url(landing_dir))
+    fs, root = _landing_fs(landing_dir)
     out = set()
     for name in names:
         digest = hashlib.sha256()

@@ -144,9 +144,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
         result = refine_silver(spark.session(), spec, settings, partition_days(context), GxValidator(settings.gx_dir))
-        counts = {name: getattr(result, name) for name in
-                  ("rows_read", "valid_rows", "quarantined", "parse_errors", "rule_failures", "duplicates_skipped",
-                   "superseded")}
+        counts = {name: value for name, value in result.as_dict().items() if name != "quarantine_share"}
         per_day = dg.MetadataValue.json({day.isoformat(): c.as_dict() for day, c in result.by_day.items()})
         held = [day.isoformat() for day in result.held_days]
         silver_path = dg.MetadataValue.path(str(settings.table_path("silver", spec.name)))
