@@ -21,13 +21,15 @@ def main() -> None:
     parser.add_argument("--ui", default="http://127.0.0.1:3000")
     parser.add_argument("--day", default="2024-03-13", help="a published partition to show")
     parser.add_argument("--held-day", default="2024-03-12", help="a partition the quality gate held")
-    parser.add_argument("--location", default="orchestration.definitions")
+    parser.add_argument("--location", default="orchestration.definitions:defs")
+    parser.add_argument("--job", default="daily_pipeline", help="the job whose runs page to show")
     args = parser.parse_args()
     pages = {
         "ui-asset-graph.png": f"{args.ui}/asset-groups",
         "ui-partition.png": f"{args.ui}/assets/silver/inspection_results_silver?view=partitions&partition={args.day}",
         "ui-partition-held.png": (f"{args.ui}/assets/silver/inspection_results_silver?view=partitions"
                                   f"&partition={args.held_day}"),
+        "ui-job-runs.png": f"{args.ui}/locations/{args.location}/jobs/{args.job}/runs",
     }
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,13 +62,34 @@ def split_by_rules(frame: DataFrame, rules: list[Rule],
             count_failures(flagged, rules))
 
 
+def result_name(source: str, day: dt.date) -> str:
+    """The GX run name of one source's result for one delivery day."""
+    return f"{source}-{day.isoformat()}"
+
+
+def results_to_drop(keys: list, keep_days: int) -> list:
+    """Of one source's stored result keys: every result but the newest of each delivery day, and
+    every day beyond the latest `keep_days` delivery days."""
+    newest: dict[str, object] = {}
+    for key in sorted(keys, key=lambda k: str(k.run_id.run_time)):
+        newest[key.run_id.run_name] = key
+    kept_days = sorted(newest, reverse=True)[:keep_days]
+    kept = {id(newest[name]) for name in kept_days}
+    return [k for k in keys if id(k) not in kept]
+
+
 class GxValidator:
     """Validator for `jobs.ingest.refine_silver`: GX 1.x suite built from the source's rules, run on
     the Spark DataFrame, results kept in a file-backed GX project with Data Docs (when `gx_dir`
-    is given) so data engineers can read every run."""
+    is given) so data engineers can read every day's result.
 
-    def __init__(self, gx_dir: Path | None = None) -> None:
+    The Data Docs keep one result per source and delivery day (a range run validates each of its
+    days; re-running a day replaces that day's result) and at most `keep_days` days per source
+    (the latest by delivery day), so the site stays small enough to browse and to rebuild."""
+
+    def __init__(self, gx_dir: Path | None = None, keep_days: int = 90) -> None:
         self.gx_dir = Path(gx_dir) if gx_dir else None
+        self.keep_days = keep_days
         self.last_gx_counts: dict[str, int] = {}
 
     def _context(self):
@@ -79,11 +101,9 @@ class GxValidator:
         context.variables.progress_bars = {"globally": False}
         return context
 
-    def run_suite(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date], rules: list[Rule]):
-        """Run the GX suite on `frame`; returns the suite validation result and the docs page."""
-        context = self._context()
-        suite = gx.ExpectationSuite(name=spec.name, expectations=[r.expectation() for r in rules])
-        suite = context.suites.add_or_update(suite)
+    def _checkpoint(self, context, spec: SourceSpec, rules: list[Rule]):
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=spec.name, expectations=[r.expectation() for r in rules]))
         try:
             source = context.data_sources.get("spark")
         except (KeyError, ValueError):
@@ -99,27 +119,46 @@ class GxValidator:
         definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{spec.name}", data=batch, suite=suite)
         )
-        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if self.gx_dir else []
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(name=f"{spec.name}_daily", validation_definitions=[definition], actions=actions,
+        # Data Docs are built once after all the batch's days (below), not after each day.
+        return context.checkpoints.add_or_update(
+            gx.Checkpoint(name=f"{spec.name}_daily", validation_definitions=[definition], actions=[],
                           result_format={"result_format": "SUMMARY"})
         )
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frame}, run_id=gx.core.run_identifier.RunIdentifier(
-                run_name=f"{spec.name}-{days[0].isoformat()}" + (f"..{days[-1].isoformat()}" if len(days) > 1 else ""))
-        )
-        suite_result = next(iter(result.run_results.values()))
-        docs = None
-        if self.gx_dir:
-            site = self.gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
-            try:
-                external = make_offline(site)
-                if external:
-                    logger.warning("Data Docs still load %s from the network", ", ".join(external))
-            except FileNotFoundError as err:
-                logger.warning("Data Docs left pointing at CDNs (unreadable offline): %s", err)
-            docs = str(site / "index.html")
-        return suite_result, docs
+
+    def run_suite(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date], rules: list[Rule]):
+        """Run the GX suite on each day of `frame` (rows of day d have `_partition_date` d); returns
+        the suite result of every day and the Data Docs index (None without a GX project)."""
+        context = self._context()
+        checkpoint = self._checkpoint(context, spec, rules)
+        results = {}
+        for day in days:
+            run = checkpoint.run(
+                batch_parameters={"dataframe": frame.where(F.col("_partition_date") == F.lit(day))},
+                run_id=gx.core.run_identifier.RunIdentifier(run_name=result_name(spec.name, day)))
+            results[day] = next(iter(run.run_results.values()))
+        docs = self._publish_docs(context, spec, days) if self.gx_dir else None
+        return results, docs
+
+    def _publish_docs(self, context, spec: SourceSpec, days: list[dt.date]) -> str:
+        """Drop superseded and beyond-the-cap results of `spec`, render the batch's pages and the
+        index, and make the site readable offline."""
+        site = self.gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
+        store = context.validation_results_store
+        keys = [k for k in store.list_keys() if k.expectation_suite_identifier.name == spec.name]
+        for key in results_to_drop(keys, self.keep_days):
+            store.remove_key(key)
+            page = site.joinpath("validations", *key.to_tuple()).with_suffix(".html")
+            page.unlink(missing_ok=True)
+        names = {result_name(spec.name, d) for d in days}
+        fresh = [k for k in store.list_keys() if k.run_id.run_name in names]
+        context.build_data_docs(resource_identifiers=fresh)
+        try:
+            external = make_offline(site)
+            if external:
+                logger.warning("Data Docs still load %s from the network", ", ".join(external))
+        except FileNotFoundError as err:
+            logger.warning("Data Docs left pointing at CDNs (unreadable offline): %s", err)
+        return str(site / "index.html")
 
     def __call__(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date]) -> ValidationOutcome:
         """Validate a batch of `spec` (one or more delivery days); split rows into valid and failed."""
@@ -133,17 +172,18 @@ class GxValidator:
         failures = count_failures(flagged, rules)  # fills the cache
         # GX's metrics read the cached rows, not the staging windows again for each expectation.
         flags = [r for r in gx_rules if r not in rules]
-        suite_result, docs = self.run_suite(with_helper_columns(flagged, flags), spec, days, gx_rules)
-        self.last_gx_counts = {
-            r.expectation_config.meta["rule"]: int(r.result.get("unexpected_count") or 0)
-            for r in suite_result.results
-        }
+        results, docs = self.run_suite(with_helper_columns(flagged, flags), spec, days, gx_rules)
+        counts: Counter[str] = Counter()
+        for suite_result in results.values():
+            for r in suite_result.results:
+                counts[r.expectation_config.meta["rule"]] += int(r.result.get("unexpected_count") or 0)
+        self.last_gx_counts = dict(counts)
         has_failure = F.size("_failed_rules") > 0
         # `flagged` stays cached for the caller's writes; Spark drops it with the session's LRU.
         return ValidationOutcome(
             valid=flagged.where(~has_failure).drop("_failed_rules", "_reason"),
             failed=flagged.where(has_failure),
             rule_failures=failures,
-            success=bool(suite_result.success),
+            success=all(r.success for r in results.values()),
             report_path=docs,
         )

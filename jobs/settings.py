@@ -122,6 +122,7 @@ class Settings:
     spark_remote: str | None
     spark_conf: dict[str, str] = field(default_factory=dict)
     max_quarantine_share: float = 0.05
+    gx_keep_days: int = 90  # delivery days per source whose validation result the Data Docs keep
     # Sources that must deliver every day (a day without files warns); the others may be empty.
     daily_sources: tuple[str, ...] = DAILY_SOURCES
     partition_start: str = "2020-01-01"
@@ -143,6 +144,7 @@ class Settings:
             spark_remote=os.environ.get("CUSTOMS_SPARK_REMOTE") or None,
             spark_conf=_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
+            gx_keep_days=int(os.environ.get("CUSTOMS_GX_KEEP_DAYS", "90")),
             daily_sources=tuple(s.strip() for s in os.environ.get("CUSTOMS_DAILY_SOURCES", ",".join(DAILY_SOURCES))
                                 .split(",") if s.strip()),
             partition_start=os.environ.get("CUSTOMS_PARTITION_START", "2020-01-01"),

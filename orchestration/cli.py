@@ -95,6 +95,7 @@ def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipel
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.launch import execute_job_in_workspace, partition_tags
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def(job_name)
@@ -103,12 +104,8 @@ def run(days: list[dt.date], per_day: bool = False, job_name: str = "daily_pipel
     for i, batch in enumerate(batches, start=1):
         began = time.perf_counter()
         label = str(batch[0]) if len(batch) == 1 else f"{batch[0]}..{batch[-1]}"
-        if len(batch) == 1:
-            kwargs = {"partition_key": batch[0].isoformat()}
-        else:
-            kwargs = {"tags": {"dagster/asset_partition_range_start": batch[0].isoformat(),
-                               "dagster/asset_partition_range_end": batch[-1].isoformat()}}
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET, **kwargs)
+        tags = partition_tags(job, [d.isoformat() for d in batch])
+        result = execute_job_in_workspace(instance, job_name, tags=tags, run_config=QUIET)
         held = not result.success and held_by_gate_only(result)
         failed += 0 if result.success or (held and tolerate_held) else 1
         status = "ok" if result.success else ("HELD by the quality gate" if held else "FAILED")
@@ -176,12 +173,11 @@ def train_command() -> int:
     _ensure_dagster_home()
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.launch import execute_job_in_workspace
 
     os.environ.setdefault("MLFLOW_TRACKING_URI", default_tracking_uri())
     print("rebuilding feature tables and training the selectors (declarations, express, mail) ...", flush=True)
-    result = defs.resolve_job_def("weekly_training").execute_in_process(
-        instance=dg.DagsterInstance.get(), raise_on_error=False, run_config=QUIET)
+    result = execute_job_in_workspace(dg.DagsterInstance.get(), "weekly_training", run_config=QUIET)
     for event in result.get_asset_materialization_events():
         key = "/".join(event.asset_key.path)
         meta = event.event_specific_data.materialization.metadata
@@ -336,8 +332,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.error("give --date D or --from D1 --to D2")
         began = time.perf_counter()
-        print(f"running daily_pipeline for {len(days)} day(s)", flush=True)
-        failed = run(days, per_day=args.per_day, job_name="ingestion" if args.ingest_only else "daily_pipeline")
+        job_name = "ingestion" if args.ingest_only else "daily_pipeline"
+        print(f"running {job_name} for {len(days)} day(s)", flush=True)
+        failed = run(days, per_day=args.per_day, job_name=job_name)
         print(f"done: {len(days)} day(s), {failed} failed run(s) in {time.perf_counter() - began:.1f}s")
         print_locations(None if args.ingest_only else days[-1])
         return 1 if failed else 0

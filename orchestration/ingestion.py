@@ -143,7 +143,8 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        result = refine_silver(spark.session(), spec, settings, partition_days(context), GxValidator(settings.gx_dir))
+        validator = GxValidator(settings.gx_dir, keep_days=settings.gx_keep_days)
+        result = refine_silver(spark.session(), spec, settings, partition_days(context), validator)
         counts = {name: value for name, value in result.as_dict().items() if name != "quarantine_share"}
         per_day = dg.MetadataValue.json({day.isoformat(): c.as_dict() for day, c in result.by_day.items()})
         held = [day.isoformat() for day in result.held_days]

@@ -136,6 +136,24 @@ def test_cli_run_date_range(spark, settings, monkeypatch, tmp_path, capsys):
     assert code == 0, out
     assert "2 day(s), 0 failed run(s)" in out and "read 2, valid 2" in out
     assert settings.table_path("silver", "declarations").is_dir()
+    assert_listed_under_its_job_in_the_ui("ingestion")
+
+
+def assert_listed_under_its_job_in_the_ui(job_name: str) -> None:
+    """Jobs > <job> > Runs and the Overview timeline find runs through the workspace's code
+    location: the repository label tag and the run's remote origin (what a UI launch records)."""
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    from orchestration.launch import code_location_origin
+
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name=job_name))
+        assert runs
+        label = f"__repository__@{code_location_origin().location_name}"
+        assert instance.get_runs(dg.RunsFilter(job_name=job_name, tags={REPOSITORY_LABEL_TAG: label})) == runs
+        for run in runs:
+            assert run.remote_job_origin.location_name == "orchestration.definitions:defs"  # as the UI names it
+            assert run.tags["dagster/asset_partition_range_start"] == DAY.isoformat()
 
 
 def test_the_morning_schedule_runs_yesterday():
