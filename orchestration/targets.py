@@ -17,6 +17,7 @@ from models.scoring import ChampionMismatch
 from orchestration.ingestion import silver_key
 from orchestration.partitions import daily_partitions, partition_days
 from orchestration.resources import LakeResource, SparkResource
+from orchestration.table_metadata import delta_table_metadata
 
 GROUP = "targets"
 PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
@@ -81,7 +82,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
             "days_folded": len(folded),
             "days_replayed": dg.MetadataValue.json([d.isoformat() for d in replayed]),
             "days_unchanged": len(unchanged),
-            "path": dg.MetadataValue.path(str(join(settings.lake_dir, "state", f"{selector.channel}_entities"))),
+            **delta_table_metadata(spark.session(), join(settings.lake_dir, "state", f"{selector.channel}_entities")),
         })
 
     refs = [silver_key(s) for s in (PCCC_REGISTRY, WATCH_LISTS, PLATFORM_ORDERS)]
@@ -123,6 +124,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
             "csv": dg.MetadataValue.path(str(last.csv_path)),
             "parquet": dg.MetadataValue.path(str(last.parquet_path)),
             "top_20": dg.MetadataValue.md(markdown_table(last.preview, PREVIEW_COLUMNS)),
+            **delta_table_metadata(spark.session(), settings.table_path("gold", "targets")),
         })
 
     return [entity_state, target_list]
@@ -145,7 +147,7 @@ def selection_performance(context: dg.AssetExecutionContext, lake: LakeResource,
     """Refresh the feedback table for the recent list days."""
     summary = refresh_selection_performance(spark.session(), lake.settings(), partition_days(context))
     metadata: dict[str, object] = {
-        **summary, "path": dg.MetadataValue.path(str(lake.settings().table_path("gold", "selection_performance")))}
+        **summary, **delta_table_metadata(spark.session(), lake.settings().table_path("gold", "selection_performance"))}
     if summary["listed_inspected"]:
         metadata["listed_hit_rate"] = dg.MetadataValue.float(round(summary["listed_hits"] /
                                                                    summary["listed_inspected"], 4))

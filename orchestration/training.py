@@ -11,6 +11,7 @@ from models.pipeline import build_feature_table, train_channel_selector
 from models.train import TrainParams
 from orchestration.ingestion import silver_key
 from orchestration.resources import LakeResource, SparkResource
+from orchestration.table_metadata import delta_table_metadata
 
 
 class SelectorConfig(dg.Config):
@@ -49,8 +50,9 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
         table = build_feature_table(spark.session(), lake.settings(), selector)
         context.log.info(f"{table.rows} rows x {table.features} features over {table.days} days -> {table.path}")
         return dg.MaterializeResult(metadata={
-            "rows": table.rows, "days": table.days, "features": table.features, "path": table.path,
+            "rows": table.rows, "dagster/row_count": table.rows, "days": table.days, "features": table.features,
             "delta_version": table.version, "silver_version": table.silver_version,
+            **delta_table_metadata(spark.session(), table.path),
         })
 
     @dg.asset(

@@ -234,3 +234,13 @@ def test_one_root_places_every_piece_of_state(tmp_path, monkeypatch):
     assert default_tracking_uri() == f"sqlite:///{root / 'mlflow.db'}"
     monkeypatch.setenv("CUSTOMS_LAKE_DIR", "s3a://bucket/lake")  # one location can still be moved alone
     assert Settings.from_env().lake_dir == "s3a://bucket/lake"
+
+
+def test_table_assets_describe_their_delta_columns(spark, tmp_path):
+    from orchestration.table_metadata import delta_table_metadata
+
+    path = tmp_path / "t"
+    spark.createDataFrame([("a", 1.5)], "record_key string, fraud_score double").write.format("delta").save(str(path))
+    schema = delta_table_metadata(spark, path)["dagster/column_schema"]
+    assert [(c.name, c.type) for c in schema.columns] == [("record_key", "string"), ("fraud_score", "double")]
+    assert delta_table_metadata(spark, tmp_path / "missing") == {}
