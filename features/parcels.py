@@ -39,6 +39,7 @@ class ParcelReferences:
     registry: DataFrame
     watch_lists: DataFrame
     platform_orders: DataFrame | None = None
+    price_surges: DataFrame | None = None  # gold/price_surges: the weekly surge flags (declarations' rule)
 
 
 def parcel_labels(history: DataFrame) -> DataFrame:

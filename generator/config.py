@@ -51,6 +51,7 @@ class Events:
     supply_shock_items: int = 8       # key import items whose volume drops / origin concentrates
     volume_drop: tuple[float, float] = (0.2, 0.5)   # share of volume left after the shock
     concentration_share: float = 0.9  # share of the shocked item's imports from one country
+    start_days: tuple[int, int] = (14, 70)  # events start this many days after the first generated day
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,7 @@ class World:
         self.holder_status = np.where(rng.random(n_holders) < 0.01, "suspended", "active")
         self.pccc_index = pd.Index(self.pccc)  # hashed once: membership tests stay fast at scale
         self.postcodes = digit_strings(rng, n_holders, 5)
-        self._items(rng)
+        self._items(np.random.default_rng([config.seed, 4]))
         self.watch = self.watch_lists()
         self.watch_hs = self.watch.loc[self.watch["key_type"] == "hs6", "key_value"].to_numpy()
         self.events = self._events(np.random.default_rng([config.seed, 2]))
@@ -152,16 +152,21 @@ class World:
         return self.seller_risk_later if day >= self.drift_day else self.seller_risk
 
     def _items(self, rng: np.random.Generator) -> None:
-        """Monitored items: 86 price-disclosure, 831 surge-check, 333 key import, 450 key export."""
+        """Monitored items: 86 price-disclosure, 831 surge-check, 333 key import, 450 key export.
+        Each maps to 1-3 HS6 codes of its product's chapter, drawn by how much the codes are
+        imported (the lists watch goods that are actually traded, so their weekly figures rest on
+        declarations); codes are shared between items, as real item lists overlap."""
         rows = []
-        hs_by_chapter = {ch: self.hs6[np.char.startswith(self.hs6, ch)] for ch, _, _ in PRODUCTS}
+        in_chapter = {ch: np.flatnonzero(np.char.startswith(self.hs6, ch)) for ch, _, _ in PRODUCTS}
         for list_type, count, prefix in (("price_disclosure", 86, "PD"), ("surge_check", 831, "SC"),
                                          ("supply_import", 333, "SI"), ("supply_export", 450, "SE")):
             for i in range(count):
                 ch, ko, en = PRODUCTS[rng.integers(0, len(PRODUCTS))]
                 grade_ko, grade_en = GRADES[rng.integers(0, len(GRADES))]
-                pool = hs_by_chapter[ch] if len(hs_by_chapter[ch]) else self.hs6
-                picked = sorted(set(rng.choice(pool, min(len(pool), int(rng.integers(1, 4))), replace=False)))
+                pool = in_chapter[ch] if len(in_chapter[ch]) else np.arange(len(self.hs6))
+                weight = self.hs_weight[pool] / self.hs_weight[pool].sum()
+                k = min(len(pool), int(rng.integers(1, 4)))
+                picked = sorted(self.hs6[rng.choice(pool, k, replace=False, p=weight)])
                 rows.append({"item_code": f"{prefix}{i + 1:04d}", "list_type": list_type,
                              "name_ko": f"{grade_ko}{ko} {i + 1}", "name_en": f"{grade_en}{en} {i + 1}",
                              "hs6_codes": ";".join(picked)})
@@ -176,13 +181,13 @@ class World:
             ev.price_surge_items, random_state=int(rng.integers(1 << 31)))
         for _, item in surge.iterrows():
             events.append({"kind": "price_surge", "item_code": item["item_code"], "hs6": item["hs6_codes"].split(";"),
-                           "start": self.start + dt.timedelta(days=int(rng.integers(14, 70))),
+                           "start": self.start + dt.timedelta(days=int(rng.integers(*ev.start_days))),
                            "magnitude": float(np.round(rng.uniform(*ev.surge_multiplier), 2))})
         shock = self.items[self.items["list_type"] == "supply_import"].sample(
             ev.supply_shock_items, random_state=int(rng.integers(1 << 31)))
         for _, item in shock.iterrows():
             events.append({"kind": "supply_shock", "item_code": item["item_code"], "hs6": item["hs6_codes"].split(";"),
-                           "start": self.start + dt.timedelta(days=int(rng.integers(14, 70))),
+                           "start": self.start + dt.timedelta(days=int(rng.integers(*ev.start_days))),
                            "magnitude": float(np.round(rng.uniform(*ev.volume_drop), 2)),
                            "country": str(rng.choice(["CN", "VN", "ID"])), "concentration": ev.concentration_share})
         return events

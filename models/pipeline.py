@@ -82,7 +82,11 @@ def references(spark: SparkSession, settings: Settings, orders_between: tuple[dt
         raise ValueError("parcel features need silver.pccc_registry and silver.watch_lists: land them first")
     if orders is not None and orders_between is not None:
         orders = orders.where(F.col("order_date").between(F.lit(orders_between[0]), F.lit(orders_between[1])))
-    return ParcelReferences(registry, watch, orders), versions
+    surges = None
+    surges_path = str(settings.table_path("gold", "price_surges"))
+    if table_exists(spark, surges_path):
+        surges, versions["gold.price_surges"] = pinned(spark, surges_path)
+    return ParcelReferences(registry, watch, orders, surges), versions
 
 
 def build_feature_table(spark: SparkSession, settings: Settings, selector: ChannelSelector) -> FeatureTable:

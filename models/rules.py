@@ -1,7 +1,9 @@
 """Rules that put a record on the target list whatever its score, each with a name the list
 shows: the plan's PCCC identity rule (code + name + phone), a highest-level border-agency
 watch-list hit, supplements or medicines declared as a mail "gift", and a split shipment that
-takes one buyer's purchases from one seller over the de minimis within a week."""
+takes one buyer's purchases from one seller over the de minimis within a week; and a declaration of
+an item whose import price is surging, priced far off that item's current price (the weekly
+price-surge checks' rule)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from features.parcels import ParcelReferences, watch_list_hits
+from jobs.prices import SurgeRule, surge_price_deviation
 
 HIGHEST_WATCH_LEVEL = 3
 
@@ -35,6 +38,7 @@ def _split_over_de_minimis() -> Column:
 RULES: dict[str, dict[str, Callable[[], Column]]] = {
     "declarations": {
         "watch_list_level_3": lambda: _watch_level_3("watch_seller_level", "watch_hs6_level"),
+        "price_surge_deviation": lambda: _flag("price_surge_deviation"),
     },
     "express": {
         "pccc_identity_failure": lambda: _flag("pccc_identity_fail"),
@@ -52,12 +56,18 @@ RULES: dict[str, dict[str, Callable[[], Column]]] = {
 def rule_inputs(channel: str, features: DataFrame, records: DataFrame, refs: ParcelReferences,
                 record_id: str, day_column: str) -> DataFrame:
     """The feature rows with what the channel's rules need beyond the model's features
-    (declarations: watch-list levels of the seller and the HS6 code on the day)."""
+    (declarations: watch-list levels of the seller and the HS6 code on the day, and whether the
+    declaration is priced far off a surging item's price: `price_surge_deviation`)."""
     if channel != "declarations":
         return features
     hits = watch_list_hits(records, refs.watch_lists, record_id, day_column,
                            {"seller": "seller_id", "hs6": "hs6_code"}, None)
-    return features.join(hits, record_id, "left")
+    out = features.join(hits, record_id, "left")
+    if refs.price_surges is None:
+        return out.withColumn("price_surge_deviation", F.lit(0.0))
+    deviation = surge_price_deviation(records, refs.price_surges, day_column, SurgeRule())
+    return out.join(deviation.select(F.col("declaration_id").alias(record_id), "price_surge_deviation"),
+                    record_id, "left")
 
 
 def with_rule_hits(channel: str, frame: DataFrame) -> DataFrame:

@@ -259,6 +259,20 @@ def backtest_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_detectors_command(args: argparse.Namespace) -> int:
+    """Generate a year of declarations, run the price-surge and supply detectors on it, score them
+    against the generator's events; one JSON object on stdout, progress on stderr."""
+    import json
+
+    from jobs.spark_session import build_spark_session
+    from models.detector_check import CheckConfig, check_detectors
+
+    spark = build_spark_session(Settings.from_env(), app_name="customs-risk-check-detectors")
+    report = check_detectors(spark, CheckConfig(weeks=args.weeks, seed=args.seed, scale=args.scale))
+    print(json.dumps(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `customs-risk` console command."""
     parser = argparse.ArgumentParser(prog="customs-risk", description=__doc__)
@@ -312,7 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--scale", type=float, default=1.0)
     bt.add_argument("--out", default=str(PROJECT_ROOT / "benchmarks" / "results"))
 
+    det = sub.add_parser("check-detectors", help="measure the price-surge and supply-shock detectors on generated "
+                         "weeks against the injected events (JSON on stdout)")
+    det.add_argument("--weeks", type=int, default=52)
+    det.add_argument("--seed", type=int, default=7)
+    det.add_argument("--scale", type=float, default=20.0,
+                     help="x 200 declarations a weekday (20: about 1.1M declarations a year)")
+
     args = parser.parse_args(argv)
+    if args.command == "check-detectors":
+        return check_detectors_command(args)
     if args.command == "train":
         return train_command()
     if args.command == "backtest":

@@ -7,6 +7,7 @@ import dagster as dg
 from jobs.sources import SOURCES
 from orchestration.automation import build_landing_sensor, daily_schedule
 from orchestration.ingestion import build_ingestion_assets
+from orchestration.markets import market_assets, weekly_markets, weekly_markets_schedule
 from orchestration.partitions import daily_partitions
 from orchestration.resources import resources_for_env
 from orchestration.targets import target_assets
@@ -33,9 +34,9 @@ ingestion = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, *selector_assets, *target_assets],
-    jobs=[daily_pipeline, ingestion, weekly_training],
-    schedules=[daily_schedule(daily_pipeline), weekly_training_schedule],
+    assets=[*ingestion_assets, *selector_assets, *target_assets, *market_assets],
+    jobs=[daily_pipeline, ingestion, weekly_training, weekly_markets],
+    schedules=[daily_schedule(daily_pipeline), weekly_training_schedule, weekly_markets_schedule],
     sensors=[build_landing_sensor(daily_pipeline)],
     resources=resources_for_env(),
     executor=dg.in_process_executor,
