@@ -129,6 +129,11 @@ def _summarize(result) -> list[str]:
             totals = silver.setdefault(mat.asset_key.to_user_string(), {})
             for name in ("rows_read", "valid_rows", "quarantined", "duplicates_skipped", "superseded"):
                 totals[name] = totals.get(name, 0) + int(meta[name].value)
+        elif "rows_by_week" in meta and mat.asset_key not in seen:
+            seen.add(mat.asset_key)
+            weeks = meta["rows_by_week"].value
+            parts.append(f"{mat.asset_key.to_user_string()}: {sum(weeks.values())} rows over {len(weeks)} week(s) "
+                         f"-> {meta['path'].value if 'path' in meta else ''}")
         elif "csv" in meta and mat.asset_key not in seen:
             seen.add(mat.asset_key)
             parts.append(f"{mat.asset_key.to_user_string()} ({meta['model'].value}): {meta['records'].value} records, "
@@ -164,6 +169,17 @@ def print_locations(list_day: dt.date | None = None) -> None:
         for channel in ("declarations", "express", "mail"):
             if (folder / f"{channel}.csv").exists():
                 print(f"  {list_day} {channel:<12} {folder / f'{channel}.csv'}  (+ .parquet)")
+    print(f"  price checks       {s.publish_dir / 'prices'}/<week>/price_index.csv, price_surges.csv "
+          "(gold/price_index, gold/price_surges)")
+    print(f"  supply warning     {s.publish_dir / 'supply'}/<week>/supply_metrics.csv, supply_alerts.csv "
+          "(gold/supply_metrics, gold/supply_alerts)")
+    if list_day is not None:
+        week = list_day - dt.timedelta(days=list_day.weekday())
+        if list_day.weekday() != 6:
+            week -= dt.timedelta(weeks=1)  # the last complete week
+        for folder in (s.publish_dir / "prices" / week.isoformat(), s.publish_dir / "supply" / week.isoformat()):
+            if folder.is_dir():
+                print(f"  week of {week}    {folder}/")
     print(f"  validation report  {s.gx_dir}/gx/uncommitted/data_docs/local_site/index.html")
     print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")
 
@@ -212,6 +228,16 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def complete_weeks(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The Mondays of the Monday-Sunday weeks that lie wholly within `first`..`last`."""
+    monday = first + dt.timedelta(days=-first.weekday() % 7)
+    weeks = []
+    while monday + dt.timedelta(days=6) <= last:
+        weeks.append(monday)
+        monday += dt.timedelta(weeks=1)
+    return weeks
+
+
 def demo(start: dt.date, days: int, seed: int, list_days: int) -> int:
     """Generate `days` days, ingest all but the last `list_days`, train the selectors on what is
     known by then, and run the whole daily pipeline (ingestion, state, target lists, feedback) for
@@ -219,16 +245,21 @@ def demo(start: dt.date, days: int, seed: int, list_days: int) -> int:
     began = time.perf_counter()
     all_days = _days(start, start + dt.timedelta(days=days - 1))
     history, scored = all_days[:-list_days], all_days[-list_days:]
-    print("1/4 generating sample landing files", flush=True)
+    print("1/5 generating sample landing files", flush=True)
     generate(start, days, 1.0, seed)
-    print(f"2/4 ingesting {len(history)} day(s) of history ({history[0]}..{history[-1]})", flush=True)
+    print(f"2/5 ingesting {len(history)} day(s) of history ({history[0]}..{history[-1]})", flush=True)
     # A generated day can cross the quarantine threshold (a 60-row delivery with 4 bad rows): the
     # gate holds it and says so above; the demo goes on with the days that were published.
     failed = run(history, job_name="ingestion", tolerate_held=True)
-    print("3/4 training the selectors on the labels known so far", flush=True)
+    print("3/5 training the selectors on the labels known so far", flush=True)
     failed += train_command()
-    print(f"4/4 the daily pipeline for {scored[0]}..{scored[-1]}: ingestion, entity state, target lists", flush=True)
+    print(f"4/5 the daily pipeline for {scored[0]}..{scored[-1]}: ingestion, entity state, target lists", flush=True)
     failed += run(scored)
+    weeks = complete_weeks(all_days[0], all_days[-1])
+    if weeks:
+        print(f"5/5 the weekly price-surge checks and supply early warning for {len(weeks)} week(s) "
+              f"({weeks[0]}..{weeks[-1]})", flush=True)
+        failed += run(weeks, job_name="weekly_markets")
     print(f"demo finished in {time.perf_counter() - began:.1f}s: {days} day(s), {failed} failure(s)")
     print_locations(scored[-1])
     return 1 if failed else 0
@@ -326,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--scale", type=float, default=1.0)
     bt.add_argument("--out", default=str(PROJECT_ROOT / "benchmarks" / "results"))
 
+    mk = sub.add_parser("markets", help="run the weekly price-surge checks and supply early warning for the "
+                        "complete weeks (Monday-Sunday) within --from..--to")
+    mk.add_argument("--from", dest="start", type=_date, required=True)
+    mk.add_argument("--to", dest="end", type=_date, required=True)
+
     det = sub.add_parser("check-detectors", help="measure the price-surge and supply-shock detectors on generated "
                          "weeks against the injected events (JSON on stdout)")
     det.add_argument("--weeks", type=int, default=52)
@@ -336,6 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check-detectors":
         return check_detectors_command(args)
+    if args.command == "markets":
+        weeks = complete_weeks(args.start, args.end)
+        if not weeks:
+            parser.error(f"no complete Monday-Sunday week within {args.start}..{args.end}")
+        failed = run(weeks, job_name="weekly_markets")
+        print_locations(None)
+        return 1 if failed else 0
     if args.command == "train":
         return train_command()
     if args.command == "backtest":

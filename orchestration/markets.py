@@ -16,9 +16,9 @@ weekly_partitions = dg.WeeklyPartitionsDefinition(start_date="2020-01-06", day_o
 INPUTS = [silver_key(DECLARATIONS), silver_key(MONITORED_ITEMS)]
 
 
-def week_of(context: dg.AssetExecutionContext) -> dt.date:
-    """The Monday of the run's week partition."""
-    return dt.date.fromisoformat(context.partition_key)
+def weeks_of(context: dg.AssetExecutionContext) -> list[dt.date]:
+    """The Mondays of the run's week partitions (one, or a range run as a single-run backfill)."""
+    return sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
 
 
 def _spec(name: str, description: str, deps: list) -> dg.AssetSpec:
@@ -26,14 +26,20 @@ def _spec(name: str, description: str, deps: list) -> dg.AssetSpec:
                         kinds={"spark", "delta"}, owners=[PRICE_TEAM], tags={"domain": "markets", "layer": "gold"})
 
 
-def _results(spark, settings, output: WeekOutput, extra: dict[str, dict]) -> list[dg.MaterializeResult]:
-    results = []
-    for table, rows in output.rows.items():
-        metadata = {"dagster/row_count": rows, "week": output.week.isoformat(),
-                    **delta_table_metadata(spark, settings.table_path("gold", table)),
-                    "csv": dg.MetadataValue.path(str(output.files[table])), **extra.get(table, {})}
-        results.append(dg.MaterializeResult(asset_key=["gold", table], metadata=metadata))
-    return results
+def _report(context: dg.AssetExecutionContext, spark, settings, outputs: list[WeekOutput], counted: str,
+            count_name: str):
+    """Each week partition gets its own figures; one result per asset for the run."""
+    for output in outputs:
+        for table, rows in output.rows.items():
+            metadata = {"dagster/row_count": rows, "csv": dg.MetadataValue.path(str(output.files[table]))}
+            if table == counted:
+                metadata[count_name] = rows
+            context.add_asset_metadata(metadata, asset_key=["gold", table], partition_key=output.week.isoformat())
+    for table in outputs[-1].rows:
+        by_week = {o.week.isoformat(): o.rows[table] for o in outputs}
+        path = settings.table_path("gold", table)
+        yield dg.MaterializeResult(asset_key=["gold", table], metadata={
+            "rows_by_week": dg.MetadataValue.json(by_week), **delta_table_metadata(spark, path)})
 
 
 @dg.multi_asset(
@@ -48,15 +54,17 @@ def _results(spark, settings, output: WeekOutput, extra: dict[str, dict]) -> lis
               [dg.AssetKey(["gold", "price_index"])]),
     ],
     partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool="markets_prices",
 )
 def price_checks(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
-    """Price index and surge flags for the week."""
+    """Price index and surge flags, week by week."""
     settings = lake.settings()
-    output = price_week(spark.session(), settings, week_of(context))
-    context.log.info(f"prices {output.week}: {output.rows} -> {output.files}")
-    surges = {"price_surges": {"surges": output.rows["price_surges"]}}
-    yield from _results(spark.session(), settings, output, surges)
+    outputs = []
+    for week in weeks_of(context):
+        outputs.append(price_week(spark.session(), settings, week))
+        context.log.info(f"prices {week}: {outputs[-1].rows} -> {outputs[-1].files}")
+    yield from _report(context, spark.session(), settings, outputs, "price_surges", "surges")
 
 
 @dg.multi_asset(
@@ -69,14 +77,17 @@ def price_checks(context: dg.AssetExecutionContext, lake: LakeResource, spark: S
               "CSV: publish/supply/<week>/supply_alerts.csv.", [dg.AssetKey(["gold", "supply_metrics"])]),
     ],
     partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool="markets_supply",
 )
 def supply_checks(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
-    """Supply metrics and alerts for the week."""
+    """Supply metrics and alerts, week by week."""
     settings = lake.settings()
-    output = supply_week(spark.session(), settings, week_of(context))
-    context.log.info(f"supply {output.week}: {output.rows} -> {output.files}")
-    yield from _results(spark.session(), settings, output, {"supply_alerts": {"alerts": output.rows["supply_alerts"]}})
+    outputs = []
+    for week in weeks_of(context):
+        outputs.append(supply_week(spark.session(), settings, week))
+        context.log.info(f"supply {week}: {outputs[-1].rows} -> {outputs[-1].files}")
+    yield from _report(context, spark.session(), settings, outputs, "supply_alerts", "alerts")
 
 
 market_assets = [price_checks, supply_checks]

@@ -182,3 +182,10 @@ def test_a_known_generated_surge_is_flagged(spark):
     assert surge["events"] == 12 and surge["detected"] >= 1, surge
     assert surge["false_alarms_per_100_item_weeks"] < 2, surge
     assert report["supply"]["detected"] >= 1, report["supply"]
+
+
+def test_the_weeks_a_range_covers_are_its_complete_monday_to_sunday_weeks():
+    from orchestration.cli import complete_weeks
+
+    assert complete_weeks(dt.date(2024, 3, 5), dt.date(2024, 3, 31)) == [dt.date(2024, 3, d) for d in (11, 18, 25)]
+    assert complete_weeks(dt.date(2024, 3, 4), dt.date(2024, 3, 9)) == []
