@@ -14,7 +14,7 @@ from models.daily import advance_entity_state
 from models.day_targets import build_day_targets, load_champion
 from models.feedback import HORIZON_DAYS, refresh_selection_performance
 from models.scoring import ChampionMismatch
-from orchestration.ingestion import silver_key
+from orchestration.ingestion import DATA_ENGINEERING, silver_key
 from orchestration.partitions import daily_partitions, partition_days
 from orchestration.resources import LakeResource, SparkResource
 from orchestration.table_metadata import delta_table_metadata
@@ -45,6 +45,7 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+RISK_TEAM = "team:risk_targeting"
 PREVIEW_COLUMNS = ["rank", "lane", "selection_reason", "record_key", "fraud_score", "reason_1", "reason_2", "reason_3"]
 
 
@@ -56,6 +57,8 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
         key=state_key(selector),
         pool=f"targets_{selector.channel}",
         group_name=GROUP,
+        owners=[DATA_ENGINEERING],
+        tags={"domain": selector.channel, "layer": "state"},
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"spark", "delta"},
@@ -91,6 +94,8 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
         key=targets_key(selector),
         pool=f"targets_{selector.channel}",
         group_name=GROUP,
+        owners=[RISK_TEAM],
+        tags={"domain": selector.channel, "layer": "gold"},
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"spark", "delta", "xgboost"},
@@ -115,6 +120,7 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult(metadata={
             "model": f"{last.model_name} version {last.model_version}",
             "records": last.counts["records"],
+            "dagster/row_count": last.counts["red"] + last.counts["yellow"] + last.counts["overflow"],
             "red": last.counts["red"], "yellow": last.counts["yellow"], "overflow": last.counts["overflow"],
             "exploration": last.counts["exploration"], "critical_reserve": last.counts["critical_reserve"],
             "rule_hits": last.counts["rule_hits"],
@@ -134,6 +140,8 @@ def build_target_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition]:
     key=PERFORMANCE_KEY,
     pool="targets_performance",
     group_name=GROUP,
+    owners=[RISK_TEAM],
+    tags={"domain": "feedback", "layer": "gold"},
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"spark", "delta"},

@@ -9,7 +9,7 @@ from jobs.sources import INSPECTION_RESULTS, PCCC_REGISTRY, PLATFORM_ORDERS, SOU
 from models.channels import SELECTORS, ChannelSelector
 from models.pipeline import build_feature_table, train_channel_selector
 from models.train import TrainParams
-from orchestration.ingestion import silver_key
+from orchestration.ingestion import DATA_ENGINEERING, silver_key
 from orchestration.resources import LakeResource, SparkResource
 from orchestration.table_metadata import delta_table_metadata
 
@@ -39,6 +39,8 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
         key=feature_key(selector),
         pool=f"features_{selector.channel}",
         group_name="features",
+        owners=[DATA_ENGINEERING],
+        tags={"domain": selector.channel, "layer": "features"},
         deps=[silver_key(SOURCES[selector.channel]), silver_key(INSPECTION_RESULTS), *map(silver_key, refs)],
         kinds={"spark", "delta"},
         description=f"Point-in-time features of every {selector.channel} record ({selector.description}); "
@@ -59,6 +61,8 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
         key=["models", selector.model_name],
         pool=f"models_{selector.channel}",
         group_name="selectors",
+        owners=["team:risk_targeting"],
+        tags={"domain": selector.channel, "layer": "models"},
         deps=[feature_key(selector)],
         kinds={"xgboost", "mlflow", "spark"},
         description=f"XGBoost fraud and critical selectors for {selector.channel}: trained on the labelled records "
