@@ -104,15 +104,17 @@ def weekly_price_index(rows: DataFrame, min_declarations: int) -> DataFrame:
 def code_baselines(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> DataFrame:
     """For each evaluated week and HS6 code: the median unit price of the code's declarations in
     the `baseline_weeks` weeks before it (pooled), when at least `min_baseline_declarations`."""
-    evaluated = rows.sparkSession.createDataFrame([(w,) for w in weeks], "week_start date")
     per_code = rows.select("declaration_id", "hs6_code", "week_start", "unit_price").dropDuplicates(
         ["declaration_id", "hs6_code"])
-    window = (F.col("p.week_start") < F.col("e.week_start")) & (
-        F.col("p.week_start") >= F.date_sub(F.col("e.week_start"), 7 * rule.baseline_weeks))
-    return (per_code.alias("p").join(F.broadcast(evaluated.alias("e")), window)
-            .groupBy(F.col("e.week_start").alias("week_start"), F.col("p.hs6_code").alias("hs6_code"))
-            .agg(F.median("p.unit_price").alias("code_baseline"), F.count("*").alias("code_baseline_n"),
-                 F.countDistinct("p.week_start").alias("code_baseline_weeks"))
+    # Each declaration serves as baseline for the weeks that follow its own, up to baseline_weeks.
+    later = F.sequence(F.date_add("week_start", 7), F.date_add("week_start", 7 * rule.baseline_weeks),
+                       F.expr("INTERVAL 7 DAYS"))
+    served = (per_code.withColumn("evaluated_week", F.explode(later))
+              .where(F.col("evaluated_week").isin(*weeks))
+              .withColumnRenamed("week_start", "own_week"))
+    return (served.groupBy(F.col("evaluated_week").alias("week_start"), "hs6_code")
+            .agg(F.median("unit_price").alias("code_baseline"), F.count("*").alias("code_baseline_n"),
+                 F.countDistinct("own_week").alias("code_baseline_weeks"))
             .where(F.col("code_baseline_n") >= rule.min_baseline_declarations))
 
 
@@ -138,12 +140,14 @@ def price_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> Dat
             .withColumn("z_score", F.col("median_log_relative") / se))
 
 
-def price_surges(rows: DataFrame, index: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> DataFrame:
+def price_surges(rows: DataFrame, index: DataFrame, weeks: list[dt.date], rule: SurgeRule,
+                 changes: DataFrame | None = None) -> DataFrame:
     """The surge flags of `weeks`: items whose composition-adjusted price rose at least `rise`
     over the trailing baseline, by at least `z_score` standard errors, on at least
     `min_declarations` declarations, and (where the item has an index 52 weeks earlier) at
-    least `rise` over that week too. Each row carries its evidence and a one-line reason."""
-    changes = price_changes(rows, weeks, rule)
+    least `rise` over that week too. Each row carries its evidence and a one-line reason.
+    `changes`: `price_changes` of the same rows and weeks, when the caller already has them."""
+    changes = price_changes(rows, weeks, rule) if changes is None else changes
     now = index.where(F.col("origin") == ALL_ORIGINS).select(
         "week_start", "item_code", "list_type", "unit_price_krw_per_kg", "week_end")
     year_ago = index.where((F.col("origin") == ALL_ORIGINS) & ~F.col("thin")).select(

@@ -134,10 +134,11 @@ def check_detectors(spark: SparkSession, config: CheckConfig, surge_rule: SurgeR
     log("  price index and surge checks ...")
     price_rows = item_declarations(declarations, item_codes(monitored, PRICE_LISTS), config.start, last).cache()
     index = weekly_price_index(price_rows, surge_rule.min_declarations)
-    surges = price_surges(price_rows, index, weeks, surge_rule).select("item_code", "week_start", "week_end")
+    changes = price_changes(price_rows, weeks, surge_rule).cache()
+    surges = price_surges(price_rows, index, weeks, surge_rule, changes).select("item_code", "week_start", "week_end")
     surge_alerts = surges.toPandas()
-    eligible = price_changes(price_rows, weeks, surge_rule).where(
-        F.col("declarations") >= surge_rule.min_declarations).count()
+    eligible = changes.where(F.col("declarations") >= surge_rule.min_declarations).count()
+    changes.unpersist()
     surge_events = [e for e in world.events if e["kind"] == "price_surge"]
     result = {"surge": detection(surge_alerts, surge_events, eligible, item_hs)}
     price_rows.unpersist()
