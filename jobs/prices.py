@@ -132,7 +132,8 @@ def price_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> Dat
                   F.first("median_log_relative").alias("median_log_relative"),
                   F.median(F.abs(F.col("log_relative") - F.col("median_log_relative"))).alias("mad_log"),
                   F.min("code_baseline_weeks").alias("baseline_weeks"),
-                  F.sum("code_baseline_n").alias("baseline_declarations"),
+                  F.aggregate(F.collect_set(F.struct("hs6_code", "code_baseline_n")), F.lit(0).cast("long"),
+                              lambda total, code: total + code["code_baseline_n"]).alias("baseline_declarations"),
                   F.array_sort(F.collect_set("hs6_code")).alias("hs6_codes"),
                   F.map_from_entries(F.collect_set(F.struct("hs6_code", "code_baseline"))).alias("code_baselines")))
     se = F.greatest(F.lit(MEDIAN_SE * MAD_TO_SD) * F.col("mad_log") / F.sqrt("declarations"), F.lit(0.01))

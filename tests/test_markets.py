@@ -73,6 +73,7 @@ def test_a_surge_is_flagged_with_its_evidence_and_a_thin_week_raises_nothing(spa
     flag = flags[0]
     assert flag.change_pct == pytest.approx(50.0, abs=1.5) and flag.declarations == 10
     assert flag.baseline_krw_per_kg == pytest.approx(1000.0, rel=0.02) and flag.baseline_weeks == 8
+    assert flag.baseline_declarations == 80  # 8 weeks x 10 declarations of its one code
     assert flag.year_ago_krw_per_kg is None and "no index 52 weeks earlier" in flag.reason
     assert "on 10 declarations" in flag.reason and flag.name_ko == "냉동 쇠고기"
 
