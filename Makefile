@@ -22,7 +22,7 @@ export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 DEMO_START ?= 2024-03-04
 DEMO_DAYS ?= 28
 
-.PHONY: setup demo test ui mlflow-ui lint clean
+.PHONY: setup demo test ui mlflow-ui lint clean browser dashboard
 
 setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml $(GX_DOCS_ASSETS)
 
@@ -56,8 +56,19 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml $(BIN)/.installed
 demo: setup
 	@$(BIN)/customs-risk demo --start $(DEMO_START) --days $(DEMO_DAYS)
 
-test: setup
+# The dashboard's browser test drives Debian's Chromium (no browser download) with a Korean font.
+browser:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi nanum; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium and fonts-nanum for the dashboard test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum; \
+	else echo "NOTE: the dashboard test needs Debian's chromium and fonts-nanum: sudo apt-get install -y chromium fonts-nanum"; fi
+
+test: setup browser
 	$(BIN)/pytest -q
+
+dashboard: setup
+	@$(BIN)/python -m dashboard.build
 
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -73,10 +73,17 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # published files are for others to read (mkstemp makes them private)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_text(text: str, path: Path) -> Path:
+    """`text` as a UTF-8 file, replaced atomically (a reader never sees half a page)."""
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from jobs.sources import SOURCES
 from orchestration.automation import build_landing_sensor, daily_schedule
+from orchestration.dashboard import dashboard_assets
 from orchestration.ingestion import build_ingestion_assets
 from orchestration.markets import market_assets, weekly_markets, weekly_markets_schedule
 from orchestration.partitions import daily_partitions
@@ -18,12 +19,12 @@ ingestion_assets = [a for spec in SOURCES.values() for a in build_ingestion_asse
 # One process per run: every step shares one SparkSession instead of starting a JVM per step.
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
-    selection=dg.AssetSelection.groups("ingestion", "targets"),
+    selection=dg.AssetSelection.groups("ingestion", "targets", "dashboard"),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Everything for one delivery day: landing -> bronze -> silver/quarantine, the entity "
     "state, the day's scored target lists per channel (published under publish/targets/<day>/) and the "
-    "feedback table.",
+    "feedback table, and the KPI dashboard (publish/dashboard/index.html).",
 )
 ingestion = dg.define_asset_job(
     "ingestion",
@@ -34,7 +35,7 @@ ingestion = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets, *selector_assets, *target_assets, *market_assets],
+    assets=[*ingestion_assets, *selector_assets, *target_assets, *market_assets, *dashboard_assets],
     jobs=[daily_pipeline, ingestion, weekly_training, weekly_markets],
     schedules=[daily_schedule(daily_pipeline), weekly_training_schedule, weekly_markets_schedule],
     sensors=[build_landing_sensor(daily_pipeline)],
