@@ -134,6 +134,10 @@ def _summarize(result) -> list[str]:
             weeks = meta["rows_by_week"].value
             parts.append(f"{mat.asset_key.to_user_string()}: {sum(weeks.values())} rows over {len(weeks)} week(s) "
                          f"-> {meta['path'].value if 'path' in meta else ''}")
+        elif "headline" in meta and mat.asset_key not in seen:
+            seen.add(mat.asset_key)
+            parts.append(f"KPI dashboard as of {meta['as_of'].value} ({meta['size_mb'].value} MB) "
+                         f"-> {meta['path'].value}")
         elif "csv" in meta and mat.asset_key not in seen:
             seen.add(mat.asset_key)
             parts.append(f"{mat.asset_key.to_user_string()} ({meta['model'].value}): {meta['records'].value} records, "
@@ -180,6 +184,8 @@ def print_locations(list_day: dt.date | None = None) -> None:
         for folder in (s.publish_dir / "prices" / week.isoformat(), s.publish_dir / "supply" / week.isoformat()):
             if folder.is_dir():
                 print(f"  week of {week}    {folder}/")
+    print(f"  KPI dashboard      {s.publish_dir / 'dashboard' / 'index.html'}  (one offline page; make dashboard "
+          "rebuilds it)")
     print(f"  validation report  {s.gx_dir}/gx/uncommitted/data_docs/local_site/index.html")
     print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")
 
