@@ -27,14 +27,15 @@ SUPPLY_LISTS = ("supply_import",)
 class SupplyRule:
     """When a key item's week raises an alert; chosen on generated seeds other than the one reported."""
 
-    baseline_weeks: int = 8
+    window_weeks: int = 2            # the weeks to the alert week pooled as its evidence
+    baseline_weeks: int = 8          # the weeks before that window
     min_baseline_weeks: int = 2
-    min_baseline_declarations: float = 6.0  # median weekly declarations of the baseline
-    volume_drop: float = 0.5         # at most half the baseline's weekly declarations ...
-    drop_z: float = -4.0             # ... and that many Poisson standard deviations below it
-    dependence_share: float = 0.7    # one origin's share of the week's declarations at or above this ...
-    dependence_z: float = 5.0        # ... that many binomial standard deviations above its baseline share
-    min_declarations: int = 6        # for a dependence alert
+    min_baseline_declarations: float = 6.0  # the baseline's declarations a week
+    volume_drop: float = 0.6         # the window's declarations at most this share of the expected ...
+    drop_z: float = -3.0             # ... and that many Poisson standard deviations below it
+    dependence_share: float = 0.7    # one origin's share of the window's declarations at or above this ...
+    dependence_z: float = 4.0        # ... that many binomial standard deviations above its baseline share
+    min_declarations: int = 6        # in the window, for a dependence alert
 
 
 def supply_metrics(rows: DataFrame) -> DataFrame:
@@ -57,59 +58,67 @@ def supply_metrics(rows: DataFrame) -> DataFrame:
 
 
 def supply_alerts(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule) -> DataFrame:
-    """Alerts of `weeks` against each item's trailing `baseline_weeks`: `volume_drop` (the week's
-    declarations at most `volume_drop` of the baseline median and `drop_z` Poisson sd below it) and
-    `origin_dependence` (the top origin's share at least `dependence_share` and `dependence_z`
-    binomial sd above that origin's share of the baseline). A week without a single declaration
-    of an item that had a baseline is a volume drop too. Each alert states its evidence."""
+    """Alerts of `weeks` for each key item. The evidence of week w is its `window_weeks` weeks to w
+    pooled (a thin item's fall shows over two weeks where one is noise), against the
+    `baseline_weeks` weeks before that window: `volume_drop` (the window's declarations at most
+    `volume_drop` of the baseline rate and `drop_z` Poisson sd below it; weeks without imports
+    count as zero) and `origin_dependence` (one origin supplies at least `dependence_share` of
+    at least `min_declarations` declarations, `dependence_z` binomial sd above its baseline share).
+    Each alert states its figures and baseline."""
     spark = metrics.sparkSession
-    items = metrics.select(*ITEM_COLUMNS).distinct()
-    evaluated = spark.createDataFrame([(w,) for w in weeks], "week_start date")
-    current = (items.crossJoin(F.broadcast(evaluated))
-               .join(metrics, ["week_start", *ITEM_COLUMNS], "left")
-               .fillna({"declarations": 0}))
-    past = metrics.select(*ITEM_COLUMNS, F.col("week_start").alias("past_week"),
-                          F.col("declarations").alias("past_n"), "origin_declarations")
-    in_window = ((F.col("past_week") < F.col("week_start"))
-                 & (F.col("past_week") >= F.date_sub(F.col("week_start"), 7 * rule.baseline_weeks)))
     keys = ["week_start", *ITEM_COLUMNS]
-    base = (current.select(*keys, "top_origin").join(past, ITEM_COLUMNS).where(in_window)
-            .groupBy(keys).agg(
-                F.count("*").alias("baseline_weeks_with_imports"),
-                F.sum("past_n").alias("baseline_total"),
-                F.sum(F.coalesce(F.element_at("origin_declarations", F.col("top_origin")), F.lit(0)))
-                .alias("baseline_top_origin_n")))
-    # Weeks of the window without imports count as zeros; weeks before the item's first import do not.
+    counts = metrics.select(*ITEM_COLUMNS, F.col("week_start").alias("seen_week"),
+                            F.explode("origin_declarations").alias("origin", "n"))
+    evaluated = spark.createDataFrame([(w,) for w in weeks], "week_start date")
+    window_start = F.date_sub("week_start", 7 * (rule.window_weeks - 1))
+    in_window = (F.col("seen_week") >= window_start) & (F.col("seen_week") <= F.col("week_start"))
+    in_base = ((F.col("seen_week") < window_start)
+               & (F.col("seen_week") >= F.date_sub(window_start, 7 * rule.baseline_weeks)))
+    by_origin = (counts.crossJoin(F.broadcast(evaluated)).where(in_window | in_base)
+                 .groupBy(*keys, "origin").agg(F.sum(F.when(in_window, F.col("n")).otherwise(0)).alias("now_n"),
+                                               F.sum(F.when(in_base, F.col("n")).otherwise(0)).alias("base_n")))
+    ranked = by_origin.withColumn("rank", F.row_number().over(
+        Window.partitionBy(*keys).orderBy(F.desc("now_n"), F.desc("base_n"), "origin")))
+    per_item = ranked.groupBy(keys).agg(
+        F.sum("now_n").alias("declarations"), F.sum("base_n").alias("baseline_total"),
+        F.max(F.when((F.col("rank") == 1) & (F.col("now_n") > 0), F.col("origin"))).alias("top_origin"),
+        F.max(F.when(F.col("rank") == 1, F.col("now_n"))).alias("top_n"),
+        F.max(F.when(F.col("rank") == 1, F.col("base_n"))).alias("top_base_n"))
+    # Weeks before the item's first import are not part of its baseline.
     first_seen = metrics.groupBy(*ITEM_COLUMNS).agg(F.min("week_start").alias("first_week"))
-    joined = current.join(base, keys, "left").join(first_seen, ITEM_COLUMNS, "left")
-    weeks_in_base = F.least(F.lit(rule.baseline_weeks),
-                            F.greatest(F.datediff("week_start", "first_week") / 7, F.lit(1)))
-    baseline_n = F.coalesce(F.col("baseline_total"), F.lit(0)) / weeks_in_base
-    baseline_share = (F.coalesce(F.col("baseline_top_origin_n"), F.lit(0))
-                      / F.greatest(F.col("baseline_total"), F.lit(1)))
-    enriched = (joined
-                .withColumn("baseline_declarations_per_week", F.round(baseline_n, 2))
-                .withColumn("baseline_top_origin_share", F.round(baseline_share, 4))
-                .withColumn("drop_z", (F.col("declarations") - baseline_n)
-                            / F.sqrt(F.greatest(baseline_n, F.lit(1e-9))))
-                .withColumn("dependence_z", (F.col("top_origin_share") - baseline_share) /
-                            F.sqrt(F.greatest(baseline_share * (1 - baseline_share), F.lit(0.01))
-                                   / F.greatest(F.col("declarations"), F.lit(1)))))
-    has_base = ((F.coalesce(F.col("baseline_weeks_with_imports"), F.lit(0)) >= rule.min_baseline_weeks)
-                & (baseline_n >= rule.min_baseline_declarations))
-    drop = has_base & (F.col("declarations") <= rule.volume_drop * baseline_n) & (F.col("drop_z") <= rule.drop_z)
+    base_weeks = F.least(F.lit(rule.baseline_weeks),
+                         F.greatest(F.datediff(window_start, "first_week") / 7, F.lit(0)))
+    expected = F.col("baseline_total") / F.greatest(base_weeks, F.lit(1)) * rule.window_weeks
+    share = F.col("top_n") / F.greatest(F.col("declarations"), F.lit(1))
+    base_share = F.col("top_base_n") / F.greatest(F.col("baseline_total"), F.lit(1))
+    window_figures = (metrics.join(evaluated, "week_start").select(*keys, "net_mass_kg", "value_krw", "hhi"))
+    enriched = (per_item.join(first_seen, ITEM_COLUMNS)
+                .withColumn("baseline_weeks_used", base_weeks)
+                .withColumn("expected", expected)
+                .withColumn("top_origin_share", F.round(share, 4))
+                .withColumn("baseline_top_origin_share", F.round(base_share, 4))
+                .withColumn("drop_z", (F.col("declarations") - expected) / F.sqrt(F.greatest(expected, F.lit(1e-9))))
+                .withColumn("dependence_z", (share - base_share)
+                            / F.sqrt(F.greatest(base_share * (1 - base_share), F.lit(0.01))
+                                     / F.greatest(F.col("declarations"), F.lit(1))))
+                .join(window_figures, keys, "left"))
+    per_week = expected / rule.window_weeks
+    has_base = (F.col("baseline_weeks_used") >= rule.min_baseline_weeks) & (per_week >= rule.min_baseline_declarations)
+    drop = has_base & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.drop_z)
     dependence = (has_base & (F.col("declarations") >= rule.min_declarations)
-                  & (F.col("top_origin_share") >= rule.dependence_share)
-                  & (F.col("dependence_z") >= rule.dependence_z))
+                  & (F.col("top_origin_share") >= rule.dependence_share) & (F.col("dependence_z") >= rule.dependence_z))
+    span = f"{rule.window_weeks} weeks" if rule.window_weeks > 1 else "the week"
     drop_reason = F.concat(
-        F.lit("imports fell to "), F.col("declarations").cast("string"), F.lit(" declarations from "),
-        F.format_number(baseline_n, 1), F.lit(" a week over the previous "), F.lit(str(rule.baseline_weeks)),
-        F.lit(" weeks (z "), F.format_number("drop_z", 1), F.lit(")"))
+        F.lit(f"imports over {span} to this one fell to "), F.col("declarations").cast("string"),
+        F.lit(" declarations against "), F.format_number("expected", 1), F.lit(" expected from the previous "),
+        F.col("baseline_weeks_used").cast("int").cast("string"), F.lit(" weeks (z "), F.format_number("drop_z", 1),
+        F.lit(")"))
     dependence_reason = F.concat(
         F.col("top_origin"), F.lit(" supplied "), F.format_number(F.col("top_origin_share") * 100, 0),
-        F.lit("% of "), F.col("declarations").cast("string"), F.lit(" declarations against "),
-        F.format_number(baseline_share * 100, 0), F.lit("% over the previous "), F.lit(str(rule.baseline_weeks)),
-        F.lit(" weeks (HHI "), F.format_number("hhi", 0), F.lit(")"))
+        F.lit(f"% of {span}'s "), F.col("declarations").cast("string"), F.lit(" declarations against "),
+        F.format_number(F.col("baseline_top_origin_share") * 100, 0), F.lit("% over the previous "),
+        F.col("baseline_weeks_used").cast("int").cast("string"), F.lit(" weeks (z "),
+        F.format_number("dependence_z", 1), F.lit(")"))
     alerts = F.filter(F.array(F.when(drop, F.struct(F.lit("volume_drop").alias("alert"), drop_reason.alias("reason"))),
                               F.when(dependence, F.struct(F.lit("origin_dependence").alias("alert"),
                                                           dependence_reason.alias("reason")))),
@@ -117,6 +126,7 @@ def supply_alerts(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule) ->
     return (enriched.withColumn("_alert", F.explode(alerts))
             .select("week_start", F.date_add("week_start", 6).alias("week_end"), *ITEM_COLUMNS,
                     F.col("_alert.alert").alias("alert"), "declarations", "net_mass_kg", "value_krw",
-                    "baseline_declarations_per_week", "top_origin", "top_origin_share", "baseline_top_origin_share",
-                    "hhi", F.round("drop_z", 2).alias("drop_z"), F.round("dependence_z", 2).alias("dependence_z"),
+                    F.round(F.col("expected") / rule.window_weeks, 2).alias("baseline_declarations_per_week"),
+                    "top_origin", "top_origin_share", "baseline_top_origin_share", "hhi",
+                    F.round("drop_z", 2).alias("drop_z"), F.round("dependence_z", 2).alias("dependence_z"),
                     F.col("_alert.reason").alias("reason")))

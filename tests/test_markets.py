@@ -119,25 +119,27 @@ def test_declarations_far_off_a_surging_items_price_are_a_rule_hit(spark):
 
 def test_supply_alerts_on_a_drop_and_on_a_new_dependence(spark):
     rule = SupplyRule()
-    week = MONDAY + dt.timedelta(weeks=8)
     mixed = ["CN", "US", "VN", "JP", "DE"]
     rows = []
-    for w in range(8):
+    for w in range(7):
         for i in range(40):
             rows.append((f"b{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i % 5), "270900", mixed[i % 5], 10.0, 1e4))
-    for i in range(8):  # the shock week: 8 declarations instead of 40, all from one origin
-        rows.append((f"s{i}", week + dt.timedelta(days=i % 5), "270900", "ID", 10.0, 1e4))
+    for w in (7, 8):  # the shock: 8 declarations a week instead of 40, all from one origin
+        for i in range(8):
+            rows.append((f"s{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i % 5), "270900", "ID", 10.0, 1e4))
     decl = spark.createDataFrame(rows, DECLARATION_SCHEMA)
     metrics = supply_metrics(rows_of(spark, decl, [item("SI0001", "270900", list_type="supply_import")],
                                      SUPPLY_LISTS))
     calm = metrics.where(F.col("week_start") == MONDAY).first()
     assert (calm.declarations, calm.origins, calm.hhi) == (40, 5, 2000.0)
+    week = MONDAY + dt.timedelta(weeks=8)
     alerts = {r.alert: r for r in supply_alerts(metrics, [week], rule).collect()}
     assert set(alerts) == {"volume_drop", "origin_dependence"}
-    assert alerts["volume_drop"].baseline_declarations_per_week == 40.0
-    assert "fell to 8 declarations from 40.0" in alerts["volume_drop"].reason
+    drop = alerts["volume_drop"]
+    assert (drop.declarations, drop.baseline_declarations_per_week) == (16, 40.0)  # two weeks pooled
+    assert "fell to 16 declarations against 80.0 expected from the previous 7 weeks" in drop.reason
     assert alerts["origin_dependence"].top_origin == "ID" and alerts["origin_dependence"].hhi == 10000.0
-    assert supply_alerts(metrics, [MONDAY + dt.timedelta(weeks=7)], rule).count() == 0
+    assert supply_alerts(metrics, [MONDAY + dt.timedelta(weeks=6)], rule).count() == 0
 
 
 def test_the_weekly_assets_write_gold_and_publish_csvs(spark, settings):
