@@ -1,7 +1,8 @@
-"""Screenshots of the Dagster UI for the README, with Debian's Chromium driven by Playwright (no
-browser download). Run after `make demo`, with `make ui` serving on port 3000:
+"""Screenshots of the Dagster UI and the KPI dashboard for the README, with Debian's Chromium driven
+by Playwright (no browser download). Run after `make demo`, with `make ui` serving on port 3000:
 
-    .venv/bin/pip install playwright==1.65.2 && .venv/bin/python docs/ui_screenshots.py
+    .venv/bin/python docs/ui_screenshots.py
+    .venv/bin/python docs/ui_screenshots.py --dashboard publish/dashboard/index.html   (the page only)
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ def main() -> None:
     parser.add_argument("--held-day", default="2024-03-12", help="a partition the quality gate held")
     parser.add_argument("--location", default="orchestration.definitions:defs")
     parser.add_argument("--job", default="daily_pipeline", help="the job whose runs page to show")
+    parser.add_argument("--dashboard", type=Path, default=None,
+                        help="only take docs/dashboard.png of this page (opened offline from the file system)")
     args = parser.parse_args()
+    if args.dashboard:
+        dashboard_shot(args.dashboard.resolve())
+        return
     pages = {
         "ui-asset-graph.png": f"{args.ui}/asset-groups",
         "ui-partition.png": f"{args.ui}/assets/silver/inspection_results_silver?view=partitions&partition={args.day}",
@@ -44,6 +50,20 @@ def main() -> None:
             page.screenshot(path=str(DOCS / name))
             print(f"{url} -> {DOCS / name}")
         browser.close()
+
+
+def dashboard_shot(page_path: Path) -> None:
+    """docs/dashboard.png: the page as it first opens, every non-file request refused."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1300})
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+        page.goto(page_path.as_uri(), wait_until="load")
+        page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 6")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(DOCS / "dashboard.png"))
+        browser.close()
+    print(f"{page_path} -> {DOCS / 'dashboard.png'}")
 
 
 if __name__ == "__main__":
