@@ -97,7 +97,8 @@ def data_quality(spark: SparkSession, settings: Settings, last_day: dt.date) -> 
                      .groupBy(F.col("_partition_date").alias("day")).agg(F.count("*").alias("rows")))
         quarantine = _load(spark, settings, "quarantine", name)
         if quarantine is not None:
-            held = quarantine.groupBy(F.col("partition_date").alias("day")).agg(F.count("*").alias("quarantined"))
+            held = (quarantine.where(F.col("partition_date") <= F.lit(last_day))
+                    .groupBy(F.col("partition_date").alias("day")).agg(F.count("*").alias("quarantined")))
             delivered = delivered.join(held, "day", "left")
         else:
             delivered = delivered.withColumn("quarantined", F.lit(0))
