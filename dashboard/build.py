@@ -26,6 +26,7 @@ from jobs.tables import table_exists
 
 TEMPLATE = Path(__file__).with_name("template.html")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+EVALUATED = {"price_surges": "price_index", "supply_alerts": "supply_metrics"}  # where a week's run shows
 ALERT_COLUMNS = {
     "price_surges": ["week_start", "item_code", "name_ko", "name_en", "change_pct", "unit_price_krw_per_kg",
                      "baseline_krw_per_kg", "declarations", "reason"],
@@ -45,15 +46,17 @@ class Dashboard:
 
     def markdown(self) -> str:
         """The headline figures as a markdown table (Dagster metadata)."""
-        rows = [f"| {k.replace('_', ' ')} | {_fmt(v)} |" for k, v in self.headline.items()]
+        rows = [f"| {k.replace('_', ' ')} | {_fmt(k, v)} |" for k, v in self.headline.items()]
         return "\n".join([f"Last 7 days to {self.last_day}", "", "| KPI | value |", "|---|---|", *rows])
 
 
-def _fmt(value) -> str:
+def _fmt(name: str, value) -> str:
     if value is None:
         return "-"
+    if name.endswith("_rate"):
+        return f"{value:.1%}"
     if isinstance(value, float):
-        return f"{value:.1%}" if value < 1 else f"{value:,.1f}"
+        return f"{value:,.1f}"
     return f"{value:,}"
 
 
@@ -75,11 +78,14 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _latest_week(spark: SparkSession, settings: Settings, table: str, last_day: dt.date) -> pd.DataFrame:
-    path = str(settings.table_path("gold", table))
-    if not table_exists(spark, path):
+    """The alerts of the latest week the weekly checks evaluated by `last_day` (none when that week
+    raised none: an older week's alerts are never shown as this week's)."""
+    path, evaluated = (str(settings.table_path("gold", t)) for t in (table, EVALUATED[table]))
+    if not (table_exists(spark, path) and table_exists(spark, evaluated)):
         return pd.DataFrame(columns=ALERT_COLUMNS[table])
-    frame = spark.read.format("delta").load(path).where(F.col("week_end") <= F.lit(last_day))
-    latest = frame.agg(F.max("week_start")).first()[0]
+    weeks = spark.read.format("delta").load(evaluated).where(F.col("week_end") <= F.lit(last_day))
+    latest = weeks.agg(F.max("week_start")).first()[0]
+    frame = spark.read.format("delta").load(path)
     return frame.where(F.col("week_start") == F.lit(latest)).select(*ALERT_COLUMNS[table]).toPandas()
 
 
@@ -119,7 +125,7 @@ def build_dashboard(spark: SparkSession, settings: Settings, last_day: dt.date) 
         "cases": _records(notable_cases(spark, settings, last_day).toPandas()),
         **{name: _records(_latest_week(spark, settings, name, last_day)) for name in ALERT_COLUMNS},
     }
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")  # no tag can close the block
     html = (TEMPLATE.read_text(encoding="utf-8")
             .replace("/*__PLOTLY_JS__*/", PLOTLY_JS.read_text(encoding="utf-8").replace("</script", "<\\/script"))
             .replace("__DASHBOARD_DATA__", payload))
@@ -128,22 +134,30 @@ def build_dashboard(spark: SparkSession, settings: Settings, last_day: dt.date) 
     return Dashboard(path, path.stat().st_size, last_day, headline(frames["kpi_daily"], last_day))
 
 
+def latest_day(spark: SparkSession, settings: Settings) -> dt.date | None:
+    """The latest record day in the channels' silver tables (None before anything landed)."""
+    days = []
+    for channel, column in (("declarations", "date"), ("express", "arrival_date"), ("mail", "arrival_date")):
+        path = str(settings.table_path("silver", channel))
+        if table_exists(spark, path):
+            days.append(spark.read.format("delta").load(path).agg(F.max(column)).first()[0])
+    days = [d for d in days if d is not None]
+    return max(days) if days else None
+
+
 def main() -> None:
     """`make dashboard`: rebuild the page from the lake (as of its last day with records) and print its path."""
     from jobs.spark_session import build_spark_session
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--day", type=dt.date.fromisoformat, default=None,
-                        help="the last day shown (default: the latest day with declarations in silver)")
+                        help="the last day shown (default: the latest record day in silver)")
     args = parser.parse_args()
     settings = Settings.from_env()
     spark = build_spark_session(settings, app_name="customs-risk-dashboard")
-    day = args.day
+    day = args.day or latest_day(spark, settings)
     if day is None:
-        path = str(settings.table_path("silver", "declarations"))
-        if not table_exists(spark, path):
-            raise SystemExit("no silver/declarations yet: run `make demo` (or ingest some days) first")
-        day = spark.read.format("delta").load(path).agg(F.max("date")).first()[0]
+        raise SystemExit("no channel records in silver yet: run `make demo` (or ingest some days) first")
     print(f"building the KPI dashboard as of {day} ...", flush=True)
     board = build_dashboard(spark, settings, day)
     print(board.markdown())

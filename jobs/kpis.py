@@ -119,8 +119,10 @@ def selection_by_reason(spark: SparkSession, settings: Settings, last_day: dt.da
     if performance is None:
         return spark.createDataFrame([], "day date, channel string, selection_reason string, selected long, "
                                          "inspected long, hits long")
+    # The lists record a rule pick as `rule:<name>`; the page groups them as one reason.
+    reason = F.when(F.col("selection_reason").startswith("rule:"), F.lit("rule")).otherwise(F.col("selection_reason"))
     return (performance.where(F.col("day") <= F.lit(last_day))
-            .groupBy("day", "channel", "selection_reason")
+            .groupBy("day", "channel", reason.alias("selection_reason"))
             .agg(F.sum("selected").alias("selected"), F.sum("inspected").alias("inspected"),
                  F.sum("hits").alias("hits")))
 

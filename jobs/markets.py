@@ -12,7 +12,15 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.prices import PRICE_LISTS, SurgeRule, item_codes, item_declarations, price_surges, weekly_price_index
+from jobs.prices import (
+    ITEM_COLUMNS,
+    PRICE_LISTS,
+    SurgeRule,
+    item_codes,
+    item_declarations,
+    price_surges,
+    weekly_price_index,
+)
 from jobs.publish import write_csv
 from jobs.settings import Settings
 from jobs.supply import SUPPLY_LISTS, SupplyRule, supply_alerts, supply_metrics
@@ -45,8 +53,7 @@ def csv_ready(frame: DataFrame) -> pd.DataFrame:
             frame = frame.withColumn(field.name, F.array_join(field.name, ";"))
         elif kind == "map":
             entries = F.transform(F.map_entries(field.name),
-                                  lambda e: F.concat(e["key"], F.lit("="), F.round(e["value"], 0).cast("long")
-                                                     .cast("string")))
+                                  lambda e: F.concat(e["key"], F.lit("="), F.round(e["value"], 2).cast("string")))
             frame = frame.withColumn(field.name, F.array_join(F.array_sort(entries), ";"))
     return frame.toPandas()
 
@@ -92,14 +99,21 @@ def supply_week(spark: SparkSession, settings: Settings, week: dt.date, rule: Su
     Monday `week` (alerts against the `baseline_weeks` before it). CSVs under publish/supply/<week>/."""
     rule = rule or SupplyRule()
     declarations, monitored = _inputs(spark, settings)
-    first, last = week - dt.timedelta(weeks=rule.baseline_weeks), week + dt.timedelta(days=6)
-    rows = item_declarations(declarations, item_codes(monitored, SUPPLY_LISTS), first, last)
+    # The alert week's window and the baseline weeks before it.
+    first = week - dt.timedelta(weeks=rule.baseline_weeks + rule.window_weeks - 1)
+    rows = item_declarations(declarations, item_codes(monitored, SUPPLY_LISTS), first, week + dt.timedelta(days=6))
     metrics = supply_metrics(rows).cache()
+    metrics_path = settings.table_path("gold", "supply_metrics")
+    alerts_path = settings.table_path("gold", "supply_alerts")
+    # An item's first import week, from the weeks published before (an item new within the
+    # baseline has a shorter one).
+    first_weeks = None
+    if table_exists(spark, metrics_path):
+        first_weeks = (spark.read.format("delta").load(str(metrics_path)).where(F.col("week_start") < F.lit(week))
+                       .groupBy(*ITEM_COLUMNS).agg(F.min("week_start").alias("first_week")))
     try:
-        metrics_path = settings.table_path("gold", "supply_metrics")
-        alerts_path = settings.table_path("gold", "supply_alerts")
         replace_partition(metrics.where(F.col("week_start") == F.lit(week)), metrics_path, "week_start", week)
-        replace_partition(supply_alerts(metrics, [week], rule), alerts_path, "week_start", week)
+        replace_partition(supply_alerts(metrics, [week], rule, first_weeks), alerts_path, "week_start", week)
     finally:
         metrics.unpersist()
     folder = settings.publish_dir / "supply" / week.isoformat()

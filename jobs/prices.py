@@ -40,6 +40,7 @@ class SurgeRule:
     rise: float = 0.25              # at least +25 % over the trailing baseline (and the year before)
     min_declarations: int = 8       # thinner item-weeks raise nothing
     baseline_weeks: int = 8         # trailing weeks the baseline is taken from
+    min_baseline_weeks: int = 4     # a code's baseline needs declarations in at least this many of them
     min_baseline_declarations: int = 5  # per HS6 code, over the trailing weeks
     z_score: float = 3.0            # the rise must be this many standard errors of the week's median
     deviation_factor: float = 2.0   # a declaration of a surging item priced x2 or /2 its code's index
@@ -103,7 +104,8 @@ def weekly_price_index(rows: DataFrame, min_declarations: int) -> DataFrame:
 
 def code_baselines(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> DataFrame:
     """For each evaluated week and HS6 code: the median unit price of the code's declarations in
-    the `baseline_weeks` weeks before it (pooled), when at least `min_baseline_declarations`."""
+    the `baseline_weeks` weeks before it (pooled), when at least `min_baseline_declarations` in
+    at least `min_baseline_weeks` different weeks."""
     per_code = rows.select("declaration_id", "hs6_code", "week_start", "unit_price").dropDuplicates(
         ["declaration_id", "hs6_code"])
     # Each declaration serves as baseline for the weeks that follow its own, up to baseline_weeks.
@@ -115,7 +117,8 @@ def code_baselines(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> Da
     return (served.groupBy(F.col("evaluated_week").alias("week_start"), "hs6_code")
             .agg(F.median("unit_price").alias("code_baseline"), F.count("*").alias("code_baseline_n"),
                  F.countDistinct("own_week").alias("code_baseline_weeks"))
-            .where(F.col("code_baseline_n") >= rule.min_baseline_declarations))
+            .where((F.col("code_baseline_n") >= rule.min_baseline_declarations)
+                   & (F.col("code_baseline_weeks") >= rule.min_baseline_weeks)))
 
 
 def price_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> DataFrame:
@@ -194,5 +197,6 @@ def surge_price_deviation(declarations: DataFrame, surges: DataFrame, day_column
                                (F.col("d.hs6_code") == F.col("f.hs6_code")) & recent)
     ratio = F.col("_unit_price") / (F.col("code_baseline") * F.col("relative"))
     hit = ((ratio >= rule.deviation_factor) | (ratio <= 1 / rule.deviation_factor)).cast("double")
-    return (joined.groupBy("declaration_id")
-            .agg(F.max(hit).alias("price_surge_deviation"), F.first("item_code").alias("price_surge_item")))
+    return (joined.withColumn("_hit", hit).groupBy("declaration_id")
+            .agg(F.max("_hit").alias("price_surge_deviation"),
+                 F.max_by("item_code", F.struct("_hit", "item_code")).alias("price_surge_item")))

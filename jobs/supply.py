@@ -57,14 +57,23 @@ def supply_metrics(rows: DataFrame) -> DataFrame:
         .withColumn("week_end", F.date_add("week_start", 6)))
 
 
-def supply_alerts(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule) -> DataFrame:
-    """Alerts of `weeks` for each key item. The evidence of week w is its `window_weeks` weeks to w
-    pooled (a thin item's fall shows over two weeks where one is noise), against the
-    `baseline_weeks` weeks before that window: `volume_drop` (the window's declarations at most
-    `volume_drop` of the baseline rate and `drop_z` Poisson sd below it; weeks without imports
-    count as zero) and `origin_dependence` (one origin supplies at least `dependence_share` of
-    at least `min_declarations` declarations, `dependence_z` binomial sd above its baseline share).
-    Each alert states its figures and baseline."""
+def supply_alerts(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule,
+                  first_weeks: DataFrame | None = None) -> DataFrame:
+    """Alerts of `weeks` for each key item (`supply_evidence` where an alert fires), with the
+    alert's kind and a one-line reason."""
+    return alert_rows(supply_evidence(metrics, weeks, rule, first_weeks), rule)
+
+
+def supply_evidence(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule,
+                    first_weeks: DataFrame | None = None) -> DataFrame:
+    """Per evaluated week and key item, the evidence the alerts are judged on. The evidence of
+    week w is its `window_weeks` weeks to w pooled (a thin item's fall shows over two weeks where
+    one week is noise), against the `baseline_weeks` weeks before that window (weeks without
+    imports count as zero): the window's declarations, what the baseline rate expects, the drop in
+    Poisson sd (`drop_z`), the top origin's share now and in the baseline and the rise in binomial
+    sd (`dependence_z`). `first_weeks` (item columns + `first_week`): each item's first week with
+    imports, when the caller knows more history than `metrics` holds. `has_base`: the item-week
+    has enough baseline to alert."""
     spark = metrics.sparkSession
     keys = ["week_start", *ITEM_COLUMNS]
     counts = metrics.select(*ITEM_COLUMNS, F.col("week_start").alias("seen_week"),
@@ -86,6 +95,9 @@ def supply_alerts(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule) ->
         F.max(F.when(F.col("rank") == 1, F.col("base_n"))).alias("top_base_n"))
     # Weeks before the item's first import are not part of its baseline.
     first_seen = metrics.groupBy(*ITEM_COLUMNS).agg(F.min("week_start").alias("first_week"))
+    if first_weeks is not None:
+        first_seen = (first_seen.unionByName(first_weeks.select(*ITEM_COLUMNS, "first_week"))
+                      .groupBy(*ITEM_COLUMNS).agg(F.min("first_week").alias("first_week")))
     base_weeks = F.least(F.lit(rule.baseline_weeks),
                          F.greatest(F.datediff(window_start, "first_week") / 7, F.lit(0)))
     expected = F.col("baseline_total") / F.greatest(base_weeks, F.lit(1)) * rule.window_weeks
@@ -103,7 +115,17 @@ def supply_alerts(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule) ->
                                      / F.greatest(F.col("declarations"), F.lit(1))))
                 .join(window_figures, keys, "left"))
     per_week = expected / rule.window_weeks
-    has_base = (F.col("baseline_weeks_used") >= rule.min_baseline_weeks) & (per_week >= rule.min_baseline_declarations)
+    return enriched.withColumn("has_base", (F.col("baseline_weeks_used") >= rule.min_baseline_weeks)
+                               & (per_week >= rule.min_baseline_declarations))
+
+
+def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
+    """The item-weeks of `supply_evidence` that raise `volume_drop` (the window's declarations at
+    most `volume_drop` of the expected and `drop_z` sd below it) or `origin_dependence` (one origin
+    supplies at least `dependence_share` of at least `min_declarations` declarations,
+    `dependence_z` sd above its baseline share), each with a one-line reason."""
+    expected = F.col("expected")
+    has_base = F.col("has_base")
     drop = has_base & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.drop_z)
     dependence = (has_base & (F.col("declarations") >= rule.min_declarations)
                   & (F.col("top_origin_share") >= rule.dependence_share) & (F.col("dependence_z") >= rule.dependence_z))

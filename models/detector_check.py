@@ -10,7 +10,8 @@ run over every week, and each alert is matched with the events:
   the end of the first such week;
 - an alert is a **false alarm** when no event of its kind touching one of the item's HS6 codes
   had started by the end of that week (items share codes, so a surge on one item's code is a real
-  surge of another item's too); the rate is per 100 item-weeks that could have raised an alert.
+  surge of another item's too); the rate is per 100 item-weeks that could have raised an alert
+  (surges: at least `min_declarations` declarations with a code baseline; supply: `has_base`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from jobs.prices import (
     price_surges,
     weekly_price_index,
 )
-from jobs.supply import SUPPLY_LISTS, SupplyRule, supply_alerts, supply_metrics
+from jobs.supply import SUPPLY_LISTS, SupplyRule, alert_rows, supply_evidence, supply_metrics
 
 DETECTION_WEEKS = 4
 DETECTOR_COLUMNS = {"Declaration ID": "declaration_id", "Date": "date", "HS6 Code": "hs6_code",
@@ -146,9 +147,11 @@ def check_detectors(spark: SparkSession, config: CheckConfig, surge_rule: SurgeR
     log("  supply metrics and alerts ...")
     supply_rows = item_declarations(declarations, item_codes(monitored, SUPPLY_LISTS), config.start, last).cache()
     metrics = supply_metrics(supply_rows).cache()
-    alerts = supply_alerts(metrics, weeks, supply_rule).select("item_code", "week_start", "week_end").distinct()
+    evidence = supply_evidence(metrics, weeks, supply_rule).cache()
+    alerts = alert_rows(evidence, supply_rule).select("item_code", "week_start", "week_end").distinct()
     supply_found = alerts.toPandas()
-    eligible = metrics.select("item_code").distinct().count() * len(weeks)
+    eligible = evidence.where("has_base").count()
+    evidence.unpersist()
     shock_events = [e for e in world.events if e["kind"] == "supply_shock"]
     result["supply"] = detection(supply_found, shock_events, eligible, item_hs)
     supply_rows.unpersist()

@@ -1,8 +1,10 @@
 """The executives' KPI dashboard, rebuilt after each daily run."""
 
+import datetime as dt
+
 import dagster as dg
 
-from dashboard.build import build_dashboard
+from dashboard.build import build_dashboard, latest_day
 from jobs.sources import SOURCES
 from orchestration.ingestion import silver_key
 from orchestration.partitions import daily_partitions, partition_days
@@ -28,8 +30,11 @@ EXECUTIVES = "team:executive_office"
     "alerts and the top under-valuation and PCCC-misuse cases (masked).",
 )
 def kpi_dashboard(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
-    """Rebuild the KPI tables and the page as of the run's last day."""
-    board = build_dashboard(spark.session(), lake.settings(), partition_days(context)[-1])
+    """Rebuild the KPI tables and the page as of the run's last day, or the lake's latest record
+    day when that is later (a backfill of an old day never rolls the page back)."""
+    session, settings = spark.session(), lake.settings()
+    as_of = max(d for d in (partition_days(context)[-1], latest_day(session, settings)) if d is not None)
+    board = build_dashboard(session, settings, as_of)
     context.log.info(f"dashboard as of {board.last_day}: {board.path} ({board.size_bytes / 1e6:.1f} MB)")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(board.path)),
@@ -40,3 +45,32 @@ def kpi_dashboard(context: dg.AssetExecutionContext, lake: LakeResource, spark: 
 
 
 dashboard_assets = [kpi_dashboard]
+
+kpi_dashboard_job = dg.define_asset_job(
+    "kpi_dashboard", selection=dg.AssetSelection.groups("dashboard"), partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
+    description="Rebuild the KPI tables and publish/dashboard/index.html (as of the lake's latest day).",
+)
+
+
+def week_end_of_run(tags: dict[str, str]) -> str | None:
+    """The Sunday ending the (last) week a weekly run covered, from its partition tags."""
+    monday = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
+    return (dt.date.fromisoformat(monday) + dt.timedelta(days=6)).isoformat() if monday else None
+
+
+def build_dashboard_sensor(weekly_job: dg.JobDefinition) -> dg.SensorDefinition:
+    """After the weekly price and supply checks succeed, rebuild the dashboard so executives see
+    the new week's alerts the same morning (the daily run that built it came first)."""
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[weekly_job],
+                          request_job=kpi_dashboard_job, name="dashboard_after_weekly_checks",
+                          default_status=dg.DefaultSensorStatus.RUNNING,
+                          description="Rebuilds the KPI dashboard after each successful weekly_markets run.")
+    def dashboard_after_weekly_checks(context: dg.RunStatusSensorContext):
+        day = week_end_of_run(context.dagster_run.tags)
+        if day is None:
+            return dg.SkipReason("the weekly run carried no week partition")
+        return dg.RunRequest(run_key=f"dashboard-after-{context.dagster_run.run_id}", partition_key=day)
+
+    return dashboard_after_weekly_checks

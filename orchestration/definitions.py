@@ -6,7 +6,7 @@ import dagster as dg
 
 from jobs.sources import SOURCES
 from orchestration.automation import build_landing_sensor, daily_schedule
-from orchestration.dashboard import dashboard_assets
+from orchestration.dashboard import build_dashboard_sensor, dashboard_assets, kpi_dashboard_job
 from orchestration.ingestion import build_ingestion_assets
 from orchestration.markets import market_assets, weekly_markets, weekly_markets_schedule
 from orchestration.partitions import daily_partitions
@@ -36,9 +36,9 @@ ingestion = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*ingestion_assets, *selector_assets, *target_assets, *market_assets, *dashboard_assets],
-    jobs=[daily_pipeline, ingestion, weekly_training, weekly_markets],
+    jobs=[daily_pipeline, ingestion, weekly_training, weekly_markets, kpi_dashboard_job],
     schedules=[daily_schedule(daily_pipeline), weekly_training_schedule, weekly_markets_schedule],
-    sensors=[build_landing_sensor(daily_pipeline)],
+    sensors=[build_landing_sensor(daily_pipeline), build_dashboard_sensor(weekly_markets)],
     resources=resources_for_env(),
     executor=dg.in_process_executor,
 )

@@ -37,18 +37,28 @@ def board(spark, tmp_path_factory):
         days.write.format("delta").save(str(settings.table_path("bronze", channel)))
         (days.limit(DAYS).withColumnRenamed("_partition_date", "partition_date")
          .write.format("delta").save(str(settings.table_path("quarantine", channel))))
-    reasons = ["model", "critical_reserve", "exploration", "rule", "outside_list"]
+    reasons = ["model", "critical_reserve", "exploration", "rule:watch_list_level_3", "outside_list"]
     rows = [(START + dt.timedelta(days=d), ch, "red", r, 20, 10, 1 + (d + i) % 5)
             for d in range(DAYS) for ch in ("declarations", "express", "mail") for i, r in enumerate(reasons)]
     (spark.createDataFrame(rows, "day date, channel string, lane string, selection_reason string, selected long, "
                                  "inspected long, hits long")
      .write.format("delta").save(str(settings.table_path("gold", "selection_performance"))))
     week = LAST - dt.timedelta(days=6)
+    for old, table in ((week - dt.timedelta(weeks=1), "price_index"), (week, "price_index"),
+                       (week, "supply_metrics")):  # the weeks the weekly checks evaluated
+        (spark.createDataFrame([(old, old + dt.timedelta(days=6))], "week_start date, week_end date")
+         .write.format("delta").mode("append").save(str(settings.table_path("gold", table))))
+    spark.createDataFrame([(week - dt.timedelta(weeks=1), week - dt.timedelta(days=1), "SC0009", "지난주 품목",
+                            "last week's item", 40.0, 1400.0, 1000.0, 10, "up 40.0%")],
+                          "week_start date, week_end date, item_code string, name_ko string, name_en string, "
+                          "change_pct double, unit_price_krw_per_kg double, baseline_krw_per_kg double, "
+                          "declarations long, reason string").write.format("delta").save(
+        str(settings.table_path("gold", "price_surges")))
     spark.createDataFrame([(week, LAST, "SC0001", "냉동 쇠고기", "frozen beef", 52.0, 1500.0, 1000.0, 12,
                             "up 52.0% on its own 8-week baseline")],
                           "week_start date, week_end date, item_code string, name_ko string, name_en string, "
                           "change_pct double, unit_price_krw_per_kg double, baseline_krw_per_kg double, "
-                          "declarations long, reason string").write.format("delta").save(
+                          "declarations long, reason string").write.format("delta").mode("append").save(
         str(settings.table_path("gold", "price_surges")))
     return build_dashboard(spark, settings, LAST), settings
 
@@ -65,6 +75,9 @@ def test_the_kpi_tables_and_the_page_are_built(spark, board):
     assert built.size_bytes < 8e6 and "https://" not in html.split("</style>")[0]
     assert "<script src=" not in html and "<link" not in html  # nothing to fetch
     assert built.headline["records"] > 0 and "| records |" in built.markdown()
+    reasons = spark.read.format("delta").load(str(settings.table_path("gold", "kpi_selection")))
+    assert {r.selection_reason for r in reasons.select("selection_reason").distinct().collect()} == {
+        "model", "critical_reserve", "exploration", "rule", "outside_list"}  # rule:<name> picks are one reason
 
 
 def test_the_page_works_offline_in_chromium(board, tmp_path):
@@ -99,7 +112,9 @@ def test_the_page_works_offline_in_chromium(board, tmp_path):
         page.click("#lang")
         assert page.locator("h1").inner_text() == "Customs risk KPI dashboard"
         assert page.locator('[data-kpi="hit_rate"] .label').inner_text() == "Hit rate"
-        assert "frozen beef" in page.locator("#table-surges").inner_text()
+        surges = page.locator("#table-surges").inner_text()
+        assert "frozen beef" in surges and "last week's item" not in surges  # this week's flags only
+        assert "Rule" in page.evaluate("document.getElementById('chart-reasons').data[0].x.join(',')")
         page.click("#lang")
         assert "냉동 쇠고기" in page.locator("#table-surges").inner_text()
         shot = tmp_path / "dashboard.png"

@@ -154,16 +154,22 @@ def test_the_weekly_assets_write_gold_and_publish_csvs(spark, settings):
              item("SI0001", list_type="supply_import")]
     (spark.createDataFrame(items, ITEM_SCHEMA).withColumn("_is_current", F.lit(True))
      .write.format("delta").save(str(settings.table_path("silver", "monitored_items"))))
+    folder = settings.publish_dir / "prices" / week.isoformat()
+    snapshots = []
     with dg.instance_for_test() as instance:
         for _ in range(2):  # re-running a week gives the same tables and files
             result = defs.resolve_job_def("weekly_markets").execute_in_process(
                 partition_key=week.isoformat(), instance=instance, raise_on_error=False)
             assert result.success
+            tables = {t: sorted(map(str, spark.read.format("delta").load(str(settings.table_path("gold", t)))
+                                    .drop("code_baselines", "origin_declarations").collect()))
+                      for t in ("price_index", "price_surges", "supply_metrics", "supply_alerts")}
+            snapshots.append((tables, (folder / "price_surges.csv").read_bytes()))
+    assert snapshots[0] == snapshots[1]
     surges = spark.read.format("delta").load(str(settings.table_path("gold", "price_surges")))
     assert sorted(r.item_code for r in surges.collect()) == ["SC0001", "SC0002"]
     index = spark.read.format("delta").load(str(settings.table_path("gold", "price_index")))
     assert index.where("origin = 'ALL'").count() == 2
-    folder = settings.publish_dir / "prices" / week.isoformat()
     raw = (folder / "price_surges.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and "냉동 쇠고기".encode() in raw and b"frozen beef" in raw
     published = pd.read_csv(folder / "price_surges.csv", encoding="utf-8-sig", dtype=str)
