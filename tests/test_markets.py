@@ -188,9 +188,11 @@ def test_a_known_generated_surge_is_flagged(spark):
 
     report = check_detectors(spark, CheckConfig(weeks=13, scale=4, seed=5), log=lambda _: None)
     surge = report["surge"]
-    assert surge["events"] == 12 and surge["detected"] >= 1, surge
-    assert surge["false_alarms_per_100_item_weeks"] < 2, surge
-    assert report["supply"]["detected"] >= 1, report["supply"]
+    # 13 weeks at a fifth of check-detectors' volume: thinner items, shorter history; 10 of 12
+    # surges and 4 of 8 shocks found when written.
+    assert surge["events"] == 12 and surge["detected"] >= 8, surge
+    assert surge["false_alarms_per_100_item_weeks"] < 1, surge
+    assert report["supply"]["detected"] >= 3, report["supply"]
 
 
 def test_the_weeks_a_range_covers_are_its_complete_monday_to_sunday_weeks():
