@@ -23,7 +23,12 @@ EXECUTIVES = "team:executive_office"
     kinds={"spark", "delta", "html"},
     owners=[EXECUTIVES],
     tags={"domain": "kpi", "layer": "publish"},
-    deps=[PERFORMANCE_KEY, *[silver_key(spec) for spec in SOURCES.values()]],
+    deps=[PERFORMANCE_KEY, *[silver_key(spec) for spec in SOURCES.values()],
+          # The page shows the latest week the weekly checks evaluated: for a daily run of day D the
+          # week before D's (the rebuild after the weekly run, partition Sunday, reads that week).
+          *[dg.AssetDep(dg.AssetKey(["gold", table]),
+                        partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
+            for table in ("price_surges", "supply_alerts")]],
     description="The KPI gold tables (gold/kpi_daily, kpi_weekly, kpi_drugs, kpi_quality, kpi_selection) rebuilt "
     "from the lake as of the day, and publish/dashboard/index.html: one self-contained page (Plotly, styles and "
     "data inlined; no network), Korean and English, channel filter and date range, the week's price and supply "
