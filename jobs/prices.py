@@ -121,11 +121,18 @@ def code_baselines(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> Da
                    & (F.col("code_baseline_weeks") >= rule.min_baseline_weeks)))
 
 
-def price_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> DataFrame:
+def price_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule, window_weeks: int = 1) -> DataFrame:
     """Per evaluated week and item: the median of each declaration's unit price over its code's
-    baseline (`relative`), its standard error, and what it rests on."""
-    current = rows.where(F.col("week_start").isin(*weeks))
-    with_base = current.join(code_baselines(rows, weeks, rule), ["week_start", "hs6_code"])
+    baseline (`relative`), its standard error, and what it rests on. The evidence of week w is
+    the `window_weeks` weeks to w pooled, against the baseline weeks before that window."""
+    back = 7 * (window_weeks - 1)
+    span = F.sequence(F.col("week_start"), F.date_add("week_start", back), F.expr("INTERVAL 7 DAYS"))
+    current = (rows.withColumn("evaluated_week", F.explode(span)).where(F.col("evaluated_week").isin(*weeks))
+               .drop("week_start").withColumn("window_start", F.date_sub("evaluated_week", back)))
+    starts = sorted({w - dt.timedelta(days=back) for w in weeks})
+    baselines = code_baselines(rows, starts, rule).withColumnRenamed("week_start", "window_start")
+    with_base = (current.join(baselines, ["window_start", "hs6_code"])
+                 .withColumnRenamed("evaluated_week", "week_start"))
     with_log = with_base.withColumn("log_relative", F.log(F.col("unit_price") / F.col("code_baseline")))
     keys = ["week_start", *ITEM_COLUMNS]
     medians = with_log.groupBy(keys).agg(F.median("log_relative").alias("median_log_relative"))
@@ -141,7 +148,18 @@ def price_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> Dat
                   F.map_from_entries(F.collect_set(F.struct("hs6_code", "code_baseline"))).alias("code_baselines")))
     se = F.greatest(F.lit(MEDIAN_SE * MAD_TO_SD) * F.col("mad_log") / F.sqrt("declarations"), F.lit(0.01))
     return (spread.withColumn("relative", F.exp("median_log_relative"))
-            .withColumn("z_score", F.col("median_log_relative") / se))
+            .withColumn("z_score", F.col("median_log_relative") / se)
+            .withColumn("window_weeks", F.lit(window_weeks)))
+
+
+def week_changes(rows: DataFrame, weeks: list[dt.date], rule: SurgeRule) -> DataFrame:
+    """`price_changes` of each item-week on the week alone when it has `min_declarations`, else on
+    the two weeks to it pooled (a thin item's rise shows over two weeks where one is noise)."""
+    single = price_changes(rows, weeks, rule, 1)
+    enough = single.where(F.col("declarations") >= rule.min_declarations)
+    pooled = price_changes(rows, weeks, rule, 2).join(
+        enough.select("week_start", "item_code", "list_type"), ["week_start", "item_code", "list_type"], "left_anti")
+    return enough.unionByName(pooled)
 
 
 def price_surges(rows: DataFrame, index: DataFrame, weeks: list[dt.date], rule: SurgeRule,
@@ -150,8 +168,8 @@ def price_surges(rows: DataFrame, index: DataFrame, weeks: list[dt.date], rule: 
     over the trailing baseline, by at least `z_score` standard errors, on at least
     `min_declarations` declarations, and (where the item has an index 52 weeks earlier) at
     least `rise` over that week too. Each row carries its evidence and a one-line reason.
-    `changes`: `price_changes` of the same rows and weeks, when the caller already has them."""
-    changes = price_changes(rows, weeks, rule) if changes is None else changes
+    `changes`: `week_changes` of the same rows and weeks, when the caller already has them."""
+    changes = week_changes(rows, weeks, rule) if changes is None else changes
     now = index.where(F.col("origin") == ALL_ORIGINS).select(
         "week_start", "item_code", "list_type", "unit_price_krw_per_kg", "week_end")
     year_ago = index.where((F.col("origin") == ALL_ORIGINS) & ~F.col("thin")).select(
@@ -170,13 +188,14 @@ def price_surges(rows: DataFrame, index: DataFrame, weeks: list[dt.date], rule: 
         F.concat(F.lit("up "), F.col("year_on_year_pct").cast("string"), F.lit("% on the same week a year earlier")))
     reason = F.concat_ws(
         " ", F.lit("up"), F.concat(F.col("change_pct").cast("string"), F.lit("%")),
+        F.when(F.col("window_weeks") > 1, F.lit("over this and last week")),
         F.lit("on its own"), F.concat(F.col("baseline_weeks").cast("string"), F.lit("-week")),
         F.lit("baseline (per HS6 code), z"), F.format_number("z_score", 1), F.lit("on"),
         F.col("declarations").cast("string"), F.lit("declarations;"), yoy_text)
     return flagged.select(
         "week_start", "week_end", *ITEM_COLUMNS, "declarations", "unit_price_krw_per_kg", "baseline_krw_per_kg",
         "change_pct", F.round("relative", 4).alias("relative"), F.round("z_score", 2).alias("z_score"),
-        "baseline_weeks", "baseline_declarations",
+        "baseline_weeks", "baseline_declarations", "window_weeks",
         "year_ago_krw_per_kg", "year_on_year_pct", "hs6_codes", "code_baselines",
         reason.alias("reason"))
 

@@ -36,8 +36,8 @@ from jobs.prices import (
     SurgeRule,
     item_codes,
     item_declarations,
-    price_changes,
     price_surges,
+    week_changes,
     weekly_price_index,
 )
 from jobs.supply import SUPPLY_LISTS, SupplyRule, alert_rows, supply_evidence, supply_metrics
@@ -135,7 +135,7 @@ def check_detectors(spark: SparkSession, config: CheckConfig, surge_rule: SurgeR
     log("  price index and surge checks ...")
     price_rows = item_declarations(declarations, item_codes(monitored, PRICE_LISTS), config.start, last).cache()
     index = weekly_price_index(price_rows, surge_rule.min_declarations)
-    changes = price_changes(price_rows, weeks, surge_rule).cache()
+    changes = week_changes(price_rows, weeks, surge_rule).cache()
     surges = price_surges(price_rows, index, weeks, surge_rule, changes).select("item_code", "week_start", "week_end")
     surge_alerts = surges.toPandas()
     eligible = changes.where(F.col("declarations") >= surge_rule.min_declarations).count()
