@@ -12,6 +12,7 @@ import datetime as dt
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from jobs.prices import week_start
 from jobs.publish import mask_pccc
 from jobs.settings import Settings
 from jobs.sources import INSPECTED_CHANNELS, SOURCES
@@ -59,20 +60,20 @@ def daily_kpis(spark: SparkSession, settings: Settings, last_day: dt.date) -> Da
                      F.sum((finding == "pccc_misuse").cast("int")).alias("pccc_misuse"),
                      F.sum((finding == "under_valuation").cast("int")).alias("under_valuation")))
     table = records.join(found, keys, "full").fillna(0)
-    return (table.select(*DAILY_COLUMNS)
-            .withColumn("inspection_rate", F.when(F.col("records") > 0, F.col("inspected") / F.col("records")))
-            .withColumn("hit_rate", F.when(F.col("inspected") > 0, F.col("hits") / F.col("inspected")))
-            .orderBy(*keys))
+    return with_rates(table.select(*DAILY_COLUMNS)).orderBy(*keys)
+
+
+def with_rates(frame: DataFrame) -> DataFrame:
+    """Inspection rate (inspected / records) and hit rate (hits / inspected); null without a denominator."""
+    return (frame.withColumn("inspection_rate", F.when(F.col("records") > 0, F.col("inspected") / F.col("records")))
+            .withColumn("hit_rate", F.when(F.col("inspected") > 0, F.col("hits") / F.col("inspected"))))
 
 
 def weekly_kpis(daily: DataFrame) -> DataFrame:
     """The daily KPIs summed per week (Monday-Sunday) and channel, with the rates recomputed."""
-    week = F.date_sub(F.next_day("day", "Mon"), 7)
     sums = [F.sum(c).alias(c) for c in DAILY_COLUMNS[2:]]
-    return (daily.groupBy(week.alias("week_start"), "channel").agg(*sums)
-            .withColumn("inspection_rate", F.when(F.col("records") > 0, F.col("inspected") / F.col("records")))
-            .withColumn("hit_rate", F.when(F.col("inspected") > 0, F.col("hits") / F.col("inspected")))
-            .orderBy("week_start", "channel"))
+    weekly = daily.groupBy(week_start(F.col("day")).alias("week_start"), "channel").agg(*sums)
+    return with_rates(weekly).orderBy("week_start", "channel")
 
 
 def drug_seizures(spark: SparkSession, settings: Settings, last_day: dt.date) -> DataFrame:

@@ -42,6 +42,17 @@ def _report(context: dg.AssetExecutionContext, spark, settings, outputs: list[We
             "rows_by_week": dg.MetadataValue.json(by_week), **delta_table_metadata(spark, path)})
 
 
+def _run_weeks(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource, batch,
+               label: str, counted: str, count_name: str):
+    """Run one weekly batch (`price_week` or `supply_week`) for each week of the run, then report."""
+    settings = lake.settings()
+    outputs = []
+    for week in weeks_of(context):
+        outputs.append(batch(spark.session(), settings, week))
+        context.log.info(f"{label} {week}: {outputs[-1].rows} -> {outputs[-1].files}")
+    yield from _report(context, spark.session(), settings, outputs, counted, count_name)
+
+
 @dg.multi_asset(
     specs=[
         _spec("price_index", "Weekly import unit price (median KRW per kg, each declaration one vote) of the 86 "
@@ -59,12 +70,7 @@ def _report(context: dg.AssetExecutionContext, spark, settings, outputs: list[We
 )
 def price_checks(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     """Price index and surge flags, week by week."""
-    settings = lake.settings()
-    outputs = []
-    for week in weeks_of(context):
-        outputs.append(price_week(spark.session(), settings, week))
-        context.log.info(f"prices {week}: {outputs[-1].rows} -> {outputs[-1].files}")
-    yield from _report(context, spark.session(), settings, outputs, "price_surges", "surges")
+    yield from _run_weeks(context, lake, spark, price_week, "prices", "price_surges", "surges")
 
 
 @dg.multi_asset(
@@ -82,12 +88,7 @@ def price_checks(context: dg.AssetExecutionContext, lake: LakeResource, spark: S
 )
 def supply_checks(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
     """Supply metrics and alerts, week by week."""
-    settings = lake.settings()
-    outputs = []
-    for week in weeks_of(context):
-        outputs.append(supply_week(spark.session(), settings, week))
-        context.log.info(f"supply {week}: {outputs[-1].rows} -> {outputs[-1].files}")
-    yield from _report(context, spark.session(), settings, outputs, "supply_alerts", "alerts")
+    yield from _run_weeks(context, lake, spark, supply_week, "supply", "supply_alerts", "alerts")
 
 
 market_assets = [price_checks, supply_checks]
