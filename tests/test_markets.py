@@ -200,3 +200,10 @@ def test_the_weeks_a_range_covers_are_its_complete_monday_to_sunday_weeks():
 
     assert complete_weeks(dt.date(2024, 3, 5), dt.date(2024, 3, 31)) == [dt.date(2024, 3, d) for d in (11, 18, 25)]
     assert complete_weeks(dt.date(2024, 3, 4), dt.date(2024, 3, 9)) == []
+
+
+def test_the_weekly_batch_without_its_silver_tables_says_what_to_land(spark, settings):
+    from jobs.markets import price_week
+
+    with pytest.raises(ValueError, match="need silver declarations and monitored_items: land them first"):
+        price_week(spark, settings, MONDAY)
