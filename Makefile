@@ -9,7 +9,14 @@ GX_DOCS_ASSETS := .vendor/gx-docs/.complete
 WEBJARS := org.webjars:jquery:3.7.1 org.webjars:bootstrap:4.3.1 org.webjars:popper.js:1.12.9 \
 	org.webjars.npm:bootstrap-table:1.19.1 org.webjars:font-awesome:6.6.0 org.webjars:bootstrap-datepicker:1.9.0
 DELTA_JARS := $(JARS)/delta-spark_4.2_2.13-$(DELTA_VERSION).jar $(JARS)/delta-storage-$(DELTA_VERSION).jar
-# CUSTOMS_HOME, when set, holds every piece of state (see README, Configuration).
+# Hadoop's S3A connector for the Hadoop 3.5.0 inside pyspark 4.2.0, the AWS SDK bundle and analytics
+# accelerator its pom names (jobs/spark_session.py S3A_JARS): only the prod profile needs them.
+S3A_ARTIFACTS := org.apache.hadoop:hadoop-aws:3.5.0 software.amazon.awssdk:bundle:2.35.4 \
+	software.amazon.s3.analyticsaccelerator:analyticsaccelerator-s3:1.3.1
+S3A_JARS := $(JARS)/.s3a-complete
+# CUSTOMS_HOME, when set, holds every piece of state (see README, Configuration). The prod profile
+# (CUSTOMS_ENV=prod) picks its own defaults in jobs/settings.py (PostgreSQL, the object store).
+ifneq ($(CUSTOMS_ENV),prod)
 ifdef CUSTOMS_HOME
 export DAGSTER_HOME ?= $(abspath $(CUSTOMS_HOME))/dagster_home
 export MLFLOW_TRACKING_URI ?= sqlite:///$(abspath $(CUSTOMS_HOME))/mlflow.db
@@ -17,12 +24,18 @@ else
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 endif
+endif
+# `make demo SPARK_MASTER=spark://127.0.0.1:7077` runs on the cluster of `make cluster-up`.
+ifdef SPARK_MASTER
+export CUSTOMS_SPARK_MASTER := $(SPARK_MASTER)
+endif
 export GX_ANALYTICS_ENABLED := false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR := false
 DEMO_START ?= 2024-03-04
 DEMO_DAYS ?= 28
 
-.PHONY: setup demo test ui mlflow-ui lint clean browser dashboard
+.PHONY: setup demo test ui mlflow-ui lint clean browser dashboard setup-prod cluster-up cluster-down \
+	postgres-up postgres-down object-store-up object-store-down test-cluster test-prod
 
 setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml $(GX_DOCS_ASSETS)
 
@@ -37,6 +50,14 @@ $(JARS)/%.jar:
 	@mkdir -p $(JARS)
 	mvn -q -B dependency:copy -Dartifact=io.delta:$(shell echo $* | sed -E 's/-([0-9.]+)$$/:\1/') \
 		-DoutputDirectory=$(JARS)
+
+# The prod profile's extra jars (about 690 MB, mostly the AWS SDK bundle), once.
+setup-prod: setup $(S3A_JARS)
+
+$(S3A_JARS):
+	@mkdir -p $(JARS)
+	for a in $(S3A_ARTIFACTS); do mvn -q -B dependency:copy -Dartifact=$$a -DoutputDirectory=$(JARS) || exit 1; done
+	@touch $@
 
 # The instance's settings (concurrency pools and run limits) live in the project.
 # The libraries GX Data Docs load from CDNs, as WebJars from Maven Central, once (offline docs).
@@ -66,6 +87,35 @@ browser:
 
 test: setup browser
 	$(BIN)/pytest -q
+
+# A Spark standalone master and two workers on 127.0.0.1 (logs and pids in .services/spark).
+cluster-up: setup
+	@services/spark_cluster.sh up
+
+cluster-down:
+	@services/spark_cluster.sh down
+
+# Debian's PostgreSQL on 127.0.0.1:$${PGPORT:-5433}, data in .services/postgres; PGPASSWORD from the environment.
+postgres-up:
+	@services/postgres.sh up
+
+postgres-down:
+	@services/postgres.sh down
+
+# An S3-compatible server (moto) on 127.0.0.1:9100 for trying the prod profile locally.
+object-store-up: setup
+	@services/object_store.sh up
+
+object-store-down:
+	@services/object_store.sh down
+
+# The same day on the cluster and in local mode: starts the cluster, runs the `cluster` tests, stops it.
+test-cluster: setup
+	@services/test_cluster.sh
+
+# The prod profile against PostgreSQL and the object store (started fresh here, stopped after).
+test-prod: setup-prod
+	@services/test_prod.sh
 
 dashboard: setup
 	@$(BIN)/python -m dashboard.build

@@ -33,6 +33,7 @@ from features.profiles import (
 )
 from features.value import (
     PRICE_GROUPS,
+    exact_sum,
     price_sums_long,
     unit_price_features,
     unit_price_features_from_state,
@@ -82,7 +83,7 @@ def entity_increments(spec: EntityStateSpec, records: DataFrame, labelled: DataF
     for missing in {f"_{c}" for c in (*COUNTS, *PRICE)} - set(long.columns):
         long = long.withColumn(missing, F.lit(None))
     sums = [F.coalesce(F.sum(f"_{c}"), F.lit(0)).cast("long").alias(c) for c in COUNTS]
-    sums += [F.coalesce(F.sum(f"_{c}"), F.lit(0.0)).cast("double").alias(c) for c in PRICE]
+    sums += [F.coalesce(exact_sum(f"_{c}"), F.lit(0.0)).alias(c) for c in PRICE]
     return (long.groupBy(F.col("_day").alias("day"), F.col("_etype").alias("etype"), F.col("_entity").alias("entity"))
             .agg(*sums, F.max("last_label_day").alias("last_label_day"))
             .select([F.col(f.name).cast(f.dataType) for f in INCREMENT_SCHEMA.fields]))
@@ -93,7 +94,7 @@ def accumulate(state: DataFrame | None, increments: DataFrame) -> DataFrame:
     rows = increments.drop("day")
     if state is not None:
         rows = state.unionByName(rows)
-    sums = [F.sum(c).cast("long").alias(c) for c in COUNTS] + [F.sum(c).cast("double").alias(c) for c in PRICE]
+    sums = [F.sum(c).cast("long").alias(c) for c in COUNTS] + [exact_sum(c).alias(c) for c in PRICE]
     return (rows.groupBy("etype", "entity").agg(*sums, F.max("last_label_day").alias("last_label_day"))
             .select([F.col(f.name).cast(f.dataType) for f in STATE_SCHEMA.fields]))
 

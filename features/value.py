@@ -22,6 +22,15 @@ def with_log_unit_price(df: DataFrame) -> DataFrame:
     return df.withColumn("_lup", F.log1p(F.col("item_price")) - F.log1p(F.greatest(F.col("net_mass"), F.lit(0.001))))
 
 
+def exact_sum(column: str | F.Column) -> F.Column:
+    """The sum of a double column, added up exactly (as decimal(38,18)) and then rounded once to a
+    double: the result does not depend on how rows are split into partitions or in what order they
+    arrive, so a cluster and local mode (or a rerun with other shuffle settings) produce the same
+    state bit for bit. Floating-point addition is not associative; this is."""
+    value = F.col(column) if isinstance(column, str) else column
+    return F.sum(value.cast("decimal(38,18)")).cast("double")
+
+
 def _group_keys(groups: dict[str, tuple[str, ...]]):
     """One (`_etype`, `_entity`) row per price group of each row (exploded)."""
     return F.explode(F.array(*[F.struct(F.lit(price_etype(name)).alias("_etype"), entity_key(cols).alias("_entity"))
@@ -35,7 +44,8 @@ def price_sums_long(history: DataFrame, groups: dict[str, tuple[str, ...]] = PRI
     history = with_log_unit_price(history)
     return (history.select(F.col(day_column).alias("_day"), "_lup", _group_keys(groups)).select("_day", "_lup", "_e.*")
             .groupBy("_etype", "_entity", "_day")
-            .agg(F.count(F.lit(1)).alias("_n"), F.sum("_lup").alias("_s"), F.sum(F.col("_lup") ** 2).alias("_ss")))
+            .agg(F.count(F.lit(1)).alias("_n"), exact_sum("_lup").alias("_s"),
+                 exact_sum(F.col("_lup") ** 2).alias("_ss")))
 
 
 def _price_columns(records: DataFrame, sums: DataFrame, groups: dict[str, tuple[str, ...]], record_id: str,

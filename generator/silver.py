@@ -47,8 +47,21 @@ def typed(spark: SparkSession, spec: SourceSpec, frame: pd.DataFrame) -> DataFra
     return spec.typed(spark.createDataFrame(delivered, schema))
 
 
+def _with_lineage(df: DataFrame, table: str) -> DataFrame:
+    """The lineage columns ingestion writes (row hash, file, line, ingest time), so the daily
+    pipeline can land later days onto this lake as onto an ingested one."""
+    if "_row_hash" in df.columns:
+        return df
+    business = [c for c in SOURCES[table].column_names if c in df.columns]
+    return (df.withColumn("_row_hash", F.sha2(F.to_json(F.struct(*business)), 256))
+            .withColumn("_source_file", F.lit(f"generated://{table}"))
+            .withColumn("_line_number", F.monotonically_increasing_id() + 2)
+            .withColumn("_ingested_at", F.current_timestamp()))
+
+
 def _write(df: DataFrame, settings: Settings, table: str, mode: str) -> None:
     spec = SOURCES[table]
+    df = _with_lineage(df, table)
     writer = df.write.format("delta").mode(mode).option("overwriteSchema", "true" if mode == "overwrite" else "false")
     if spec.partition_column:
         writer = writer.partitionBy(spec.partition_column)

@@ -80,22 +80,91 @@ def state_root() -> Path | None:
     return Path(home).expanduser().resolve() if home else None
 
 
-def _default(name: str, project_default: str) -> str:
-    """A location's default: under CUSTOMS_HOME when set, else the project folder's."""
+PROFILES = ("local", "prod")
+
+
+def profile() -> str:
+    """CUSTOMS_ENV: `local` (the embedded default: local disk, SQLite, Dagster's local storage) or
+    `prod` (lake and landing on an S3-compatible store, Dagster and MLflow on PostgreSQL, MLflow
+    artifacts on the store). Every default the profile picks is still overridden by its own variable."""
+    env = os.environ.get("CUSTOMS_ENV", "local")
+    if env not in PROFILES:
+        raise ValueError(f"CUSTOMS_ENV={env!r}: expected one of {PROFILES}")
+    return env
+
+
+def object_store_bucket() -> str:
+    """CUSTOMS_S3_BUCKET: the bucket of the production profile's lake, landing zone and models."""
+    return os.environ.get("CUSTOMS_S3_BUCKET", "customs-lake")
+
+
+def _default(name: str, project_default: str, on_object_store: bool = False) -> str:
+    """A location's default: on the object store in the prod profile (lake and landing zone), else
+    under CUSTOMS_HOME when set, else the project folder's."""
+    if on_object_store and profile() == "prod":
+        return f"s3a://{object_store_bucket()}/{name}"
     root = state_root()
     return str(root / name) if root else project_default
 
 
 def default_dagster_home() -> Path:
-    """DAGSTER_HOME when set, else <CUSTOMS_HOME>/dagster_home, else .dagster_home in the project."""
+    """DAGSTER_HOME when set, else <CUSTOMS_HOME>/dagster_home, else .dagster_home in the project
+    (.dagster_home_prod for the prod profile, whose run history is in PostgreSQL)."""
     root = state_root()
-    return Path(os.environ.get("DAGSTER_HOME") or (root / "dagster_home" if root else PROJECT_ROOT / ".dagster_home"))
+    folder = ".dagster_home_prod" if profile() == "prod" else ".dagster_home"
+    return Path(os.environ.get("DAGSTER_HOME") or (root / "dagster_home" if root else PROJECT_ROOT / folder))
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """Where the prod profile's PostgreSQL is: libpq's own variables (PGHOST, PGPORT, PGUSER) with
+    local defaults. The password is never part of it: libpq, Dagster and MLflow read PGPASSWORD
+    from the environment, so it appears in no URI, configuration file or log."""
+
+    host: str
+    port: int
+    user: str
+
+    @classmethod
+    def from_env(cls) -> PostgresServer:
+        """The server named by PGHOST / PGPORT / PGUSER (defaults 127.0.0.1, 5432, customs)."""
+        return cls(os.environ.get("PGHOST", "127.0.0.1"), int(os.environ.get("PGPORT", "5432")),
+                   os.environ.get("PGUSER", "customs"))
+
+    def url(self, database: str) -> str:
+        """A SQLAlchemy URL without the password (libpq adds PGPASSWORD)."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
+
+def dagster_database() -> str:
+    """CUSTOMS_DAGSTER_DB: the prod profile's database for Dagster's runs, event logs and schedules."""
+    return os.environ.get("CUSTOMS_DAGSTER_DB", "customs_dagster")
 
 
 def default_tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI when set, else SQLite at <CUSTOMS_HOME>/mlflow.db, else in the project."""
-    root = state_root()
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root or PROJECT_ROOT) / 'mlflow.db'}"
+    """MLFLOW_TRACKING_URI when set; in the prod profile PostgreSQL's CUSTOMS_MLFLOW_DB (default
+    customs_mlflow); else SQLite at <CUSTOMS_HOME>/mlflow.db, else in the project."""
+    explicit = os.environ.get("MLFLOW_TRACKING_URI")
+    if explicit:
+        return explicit
+    if profile() == "prod":
+        return PostgresServer.from_env().url(os.environ.get("CUSTOMS_MLFLOW_DB", "customs_mlflow"))
+    return f"sqlite:///{(state_root() or PROJECT_ROOT) / 'mlflow.db'}"
+
+
+def default_artifact_root() -> str:
+    """Where new MLflow experiments keep their models and charts: CUSTOMS_MLFLOW_ARTIFACT_ROOT; in
+    the prod profile `s3://<bucket>/mlflow` (boto3, keys from the environment, CUSTOMS_S3_ENDPOINT
+    for a store other than AWS); else an `mlruns` folder beside a SQLite store, else in the project."""
+    explicit = os.environ.get("CUSTOMS_MLFLOW_ARTIFACT_ROOT")
+    if explicit:
+        return explicit.rstrip("/")
+    if profile() == "prod":
+        return f"s3://{object_store_bucket()}/mlflow"
+    tracking = default_tracking_uri()
+    if tracking.startswith("sqlite:///"):
+        return (Path(tracking.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
+    return (PROJECT_ROOT / "mlruns").as_uri()
 
 
 def _share(var: str, default: str) -> float:
@@ -121,6 +190,7 @@ class Settings:
     spark_master: str
     spark_remote: str | None
     spark_conf: dict[str, str] = field(default_factory=dict)
+    s3_endpoint: str | None = None  # an S3-compatible store's URL when it is not AWS S3
     max_quarantine_share: float = 0.05
     gx_keep_days: int = 90  # delivery days per source whose validation result the Data Docs keep
     # Sources that must deliver every day (a day without files warns); the others may be empty.
@@ -134,8 +204,10 @@ class Settings:
     def from_env(cls) -> Settings:
         """Read the settings from CUSTOMS_* environment variables (defaults: local disk, local[2])."""
         return cls(
-            landing_dir=normalize(os.environ.get("CUSTOMS_LANDING_DIR") or _default("landing", "data/landing")),
-            lake_dir=normalize(os.environ.get("CUSTOMS_LAKE_DIR") or _default("lake", "data/lake")),
+            landing_dir=normalize(os.environ.get("CUSTOMS_LANDING_DIR")
+                                  or _default("landing", "data/landing", on_object_store=True)),
+            lake_dir=normalize(os.environ.get("CUSTOMS_LAKE_DIR")
+                               or _default("lake", "data/lake", on_object_store=True)),
             publish_dir=_path("CUSTOMS_PUBLISH_DIR", _default("publish", "publish")),
             gx_dir=_path("CUSTOMS_GX_DIR", _default("gx", "data/gx")),
             truth_dir=_path("CUSTOMS_GROUND_TRUTH_DIR", _default("ground_truth", "data/ground_truth")),
@@ -143,6 +215,7 @@ class Settings:
             spark_master=os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
             spark_remote=os.environ.get("CUSTOMS_SPARK_REMOTE") or None,
             spark_conf=_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
+            s3_endpoint=os.environ.get("CUSTOMS_S3_ENDPOINT") or None,
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
             gx_keep_days=int(os.environ.get("CUSTOMS_GX_KEEP_DAYS", "90")),
             daily_sources=tuple(s.strip() for s in os.environ.get("CUSTOMS_DAILY_SOURCES", ",".join(DAILY_SOURCES))

@@ -7,6 +7,7 @@ decision is written on the model version: window, both figures, rule, reason."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from jobs.settings import default_tracking_uri
+from jobs.settings import default_artifact_root, default_tracking_uri
 from models.metrics import selection_metrics
 from models.selection import fraud_ranking
 from models.train import Selector, TrainParams
@@ -35,8 +36,12 @@ FRAUD_ONLY = "fraud_model (too few critical labels: critical_model is the fraud 
 
 
 def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI, else SQLite under CUSTOMS_HOME or in the project folder (the embedded
-    default)."""
+    """MLFLOW_TRACKING_URI, else the profile's store (PostgreSQL in prod; SQLite under CUSTOMS_HOME
+    or in the project folder by default). An S3-compatible store other than AWS
+    (CUSTOMS_S3_ENDPOINT) also serves MLflow's artifacts, through boto3."""
+    endpoint = os.environ.get("CUSTOMS_S3_ENDPOINT")
+    if endpoint:
+        os.environ.setdefault("MLFLOW_S3_ENDPOINT_URL", endpoint)
     return default_tracking_uri()
 
 
@@ -72,6 +77,8 @@ def _experiment(name: str) -> None:
     """Use (create) the experiment, marked as model development so MLflow 3 opens it on its
     training runs rather than on GenAI traces."""
     mlflow.set_tracking_uri(tracking_uri())
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=default_artifact_root() + "/" + name)
     experiment = mlflow.set_experiment(name)
     if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
         MlflowClient().set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "custom_model_development")

@@ -9,7 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-from jobs.settings import PROJECT_ROOT, Settings, default_dagster_home, default_tracking_uri
+from jobs.settings import (
+    PROJECT_ROOT,
+    PostgresServer,
+    Settings,
+    dagster_database,
+    default_dagster_home,
+    default_tracking_uri,
+    profile,
+)
 from jobs.storage import local_path
 
 # The console shows progress lines from this command; Dagster's own log goes to the run history.
@@ -32,6 +40,7 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def _ensure_dagster_home() -> Path:
     """Keep run history in DAGSTER_HOME (default .dagster_home/ in the project) so the UI shows it."""
+    require_prod_secrets()
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(default_dagster_home())))
     home.mkdir(parents=True, exist_ok=True)
     ensure_instance_config(home / "dagster.yaml")
@@ -43,13 +52,34 @@ def ensure_instance_config(config: Path) -> None:
     copy; an existing one without a `concurrency:` section gets that section appended, keeping
     whatever else it configures (storage, run coordinator)."""
     project = Path(__file__).with_name("dagster.yaml").read_text()
-    if not config.exists():
-        config.write_text(project)
-        return
-    current = config.read_text()
+    current = config.read_text() if config.exists() else project
     if "concurrency:" not in current:
-        section = project[project.index("concurrency:"):]
-        config.write_text(current.rstrip("\n") + "\n" + section)
+        current = current.rstrip("\n") + "\n" + project[project.index("concurrency:"):]
+    if profile() == "prod" and "storage:" not in current:
+        current = current.rstrip("\n") + "\n" + postgres_storage_section()
+    if not config.exists() or config.read_text() != current:
+        config.write_text(current)
+
+
+def postgres_storage_section() -> str:
+    """The prod profile's instance storage: runs, event logs and schedules in PostgreSQL. Host,
+    port, role and database are written from the environment (PGHOST, PGPORT, PGUSER,
+    CUSTOMS_DAGSTER_DB); the password stays a reference to PGPASSWORD, read when Dagster starts."""
+    server = PostgresServer.from_env()
+    return (
+        "# The prod profile (CUSTOMS_ENV=prod): run history in PostgreSQL; the password only from PGPASSWORD.\n"
+        "storage:\n  postgres:\n    postgres_db:\n"
+        f"      hostname: {server.host}\n      port: {server.port}\n      username: {server.user}\n"
+        "      password:\n        env: PGPASSWORD\n"
+        f"      db_name: {dagster_database()}\n"
+    )
+
+
+def require_prod_secrets() -> None:
+    """Stop with the variable to set when the prod profile lacks its database password (rather
+    than a driver's authentication error deep inside a run)."""
+    if profile() == "prod" and not os.environ.get("PGPASSWORD"):
+        raise SystemExit("CUSTOMS_ENV=prod: set PGPASSWORD (the PostgreSQL password of PGUSER) in the environment")
 
 
 def generate(start: dt.date, days: int, scale: float, seed: int, bad_rate: float | None = None,

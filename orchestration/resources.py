@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 from pyspark.sql import SparkSession
 
-from jobs.settings import Settings
+from jobs.settings import Settings, profile
 from jobs.spark_session import build_spark_session
 
 
@@ -55,14 +54,12 @@ class SparkResource(dg.ConfigurableResource):
 RESOURCES_BY_ENV: dict[str, dict[str, dg.ConfigurableResource]] = {
     # Embedded default: local Spark, Delta on local disk, folders from CUSTOMS_* or data/.
     "local": {"lake": LakeResource(), "spark": SparkResource()},
-    # Production differs only by configuration (CUSTOMS_SPARK_MASTER / _REMOTE, folders on shared storage).
+    # Production differs only by configuration: the same resources read the prod profile's defaults
+    # (lake and landing on s3a://, MLflow and Dagster on PostgreSQL; see jobs/settings.py).
     "prod": {"lake": LakeResource(), "spark": SparkResource()},
 }
 
 
 def resources_for_env() -> dict[str, dg.ConfigurableResource]:
     """Resources for CUSTOMS_ENV (default `local`)."""
-    env = os.environ.get("CUSTOMS_ENV", "local")
-    if env not in RESOURCES_BY_ENV:
-        raise ValueError(f"CUSTOMS_ENV={env!r}: expected one of {sorted(RESOURCES_BY_ENV)}")
-    return RESOURCES_BY_ENV[env]
+    return RESOURCES_BY_ENV[profile()]
