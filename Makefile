@@ -124,7 +124,9 @@ ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 mlflow-ui: setup
-	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000 --workers 1
+	$(if $(CUSTOMS_S3_ENDPOINT),MLFLOW_S3_ENDPOINT_URL=$(CUSTOMS_S3_ENDPOINT)) $(BIN)/mlflow ui \
+		--backend-store-uri "$$($(BIN)/python -c 'from jobs.settings import default_tracking_uri as t; print(t())')" \
+		--host 127.0.0.1 --port 5000 --workers 1
 
 lint: setup
 	$(BIN)/ruff check .

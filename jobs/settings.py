@@ -115,6 +115,10 @@ def default_dagster_home() -> Path:
     return Path(os.environ.get("DAGSTER_HOME") or (root / "dagster_home" if root else PROJECT_ROOT / folder))
 
 
+# SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3; the pinned driver is psycopg2.
+POSTGRES_DRIVER = "postgresql+psycopg2"
+
+
 @dataclass(frozen=True)
 class PostgresServer:
     """Where the prod profile's PostgreSQL is: libpq's own variables (PGHOST, PGPORT, PGUSER) with
@@ -133,7 +137,7 @@ class PostgresServer:
 
     def url(self, database: str) -> str:
         """A SQLAlchemy URL without the password (libpq adds PGPASSWORD)."""
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+        return f"{POSTGRES_DRIVER}://{self.user}@{self.host}:{self.port}/{database}"
 
 
 def dagster_database() -> str:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from jobs.settings import (
+    POSTGRES_DRIVER,
     PROJECT_ROOT,
     PostgresServer,
     Settings,
@@ -72,6 +73,7 @@ def postgres_storage_section() -> str:
         f"      hostname: {server.host}\n      port: {server.port}\n      username: {server.user}\n"
         "      password:\n        env: PGPASSWORD\n"
         f"      db_name: {dagster_database()}\n"
+        f"      scheme: {POSTGRES_DRIVER}\n"
     )
 
 
@@ -217,7 +219,8 @@ def print_locations(list_day: dt.date | None = None) -> None:
     print(f"  KPI dashboard      {s.publish_dir / 'dashboard' / 'index.html'}  (one offline page; make dashboard "
           "rebuilds it)")
     print(f"  validation report  {s.gx_dir}/gx/uncommitted/data_docs/local_site/index.html")
-    print(f"  run history        {os.environ.get('DAGSTER_HOME')}  (make ui -> http://127.0.0.1:3000)")
+    history = f"PostgreSQL database {dagster_database()}" if profile() == "prod" else os.environ.get("DAGSTER_HOME")
+    print(f"  run history        {history}  (make ui -> http://127.0.0.1:3000)")
 
 
 def train_command() -> int:
