@@ -112,7 +112,8 @@ def test_prod_results_equal_the_local_profile(spark, runs):
     for selector in SELECTORS.values():
         local, prod = (store.get_run(store.get_model_version_by_alias(selector.model_name, "champion").run_id)
                        for store in (local_store, prod_store))
-        assert local.data.metrics == prod.data.metrics, selector.model_name
+        measured = {k: v for k, v in local.data.metrics.items() if not k.endswith("_seconds")}  # not timings
+        assert measured and measured == {k: v for k, v in prod.data.metrics.items() if not k.endswith("_seconds")}
 
 
 def test_no_secret_in_logs_tables_or_metadata(runs):

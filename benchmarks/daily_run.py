@@ -1,0 +1,287 @@
+"""The daily run at national volume, end to end, as the Dagster job executes it.
+
+    .venv/bin/python benchmarks/daily_run.py --records 1000000 --history-days 30
+    make bench                                   # every size after 30 and 180 days of history
+
+Set-up (not timed as the run): --history-days of history at --history-volume records a day
+(declarations : express : mail = 2 : 2 : 1) written straight into silver with the generator's
+legacy inspections as labels, the three champions trained, registered and promoted in MLflow on
+that history, and the entity state advanced to the day before the last history day. Then one day
+of --records records (same 2 : 2 : 1) is landed as CSV files and the `daily_pipeline` job runs for
+it in-process (one SparkSession, as `customs-risk run` does): land and validate each source, the
+entity state, scores and target lists, the feedback table and the KPI dashboard. Stage times come
+from Dagster's own step events; the peak memory is the whole process tree's (driver JVM and Python
+workers included). The weekly price and supply checks run after it, timed apart; then training a
+selector on --train-rows labelled rows (the day's features, labelled with the generator's truth),
+and the plain pandas script (benchmarks/pandas_daily.py) on the same day of declarations, in its
+own process. Writes benchmarks/results/daily_run-<records>-h<days>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+START = dt.date(2024, 1, 1)
+SHARES = {"declarations": 0.4, "express": 0.4, "mail": 0.2}
+STAGES = {  # Dagster step key prefix -> stage of the daily run
+    "bronze__": "land", "validate_and_publish_": "validate", "state__": "state",
+    "gold__selection_performance": "feedback", "gold__": "score_and_lists", "publish__kpi_dashboard": "dashboard",
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def split(total: int) -> dict[str, int]:
+    """`total` records as declarations : express : mail = 2 : 2 : 1."""
+    counts = {c: int(total * s) for c, s in SHARES.items()}
+    counts["declarations"] += total - sum(counts.values())
+    return counts
+
+
+def stage_of(step_key: str) -> str:
+    return next(stage for prefix, stage in STAGES.items() if step_key.startswith(prefix))
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Seconds from each step's start to its success or failure, from the run's event log."""
+    starts, seconds = {}, {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not entry.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            starts[entry.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and entry.step_key in starts:
+            seconds[entry.step_key] = round(entry.timestamp - starts[entry.step_key], 2)
+    return seconds
+
+
+def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int]):
+    """Write the day's landing file per channel (with the generator's damaged rows); returns the
+    truth of the declarations (for the training benchmark) and the records written."""
+    import numpy as np
+    import pandas as pd
+
+    from generator import channels
+    from generator.run import ENCODING
+    from generator.writer import damage_rows, write_csv
+
+    truths, written = [], {}
+    for source, rows in counts.items():
+        rng = np.random.default_rng([config.seed, 11, day.toordinal(), rows])
+        batch = getattr(channels, source)(world, day, rows, config.rates, rng)
+        frame, cut = damage_rows(source, batch.rows, config.rates.bad_rows, rng)
+        write_csv(frame, landing / source / day.isoformat() / f"{source}-{day}.csv", cut, ENCODING.get(source, "utf-8"))
+        written[source] = len(frame) + len(cut)
+        if source == "declarations":
+            truths.append(batch.truth)
+    return pd.concat(truths), written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000, help="records in the day (2:2:1)")
+    parser.add_argument("--history-days", type=int, default=30)
+    parser.add_argument("--history-volume", type=int, default=30_000, help="records a day of history (2:2:1)")
+    parser.add_argument("--train-rows", type=int, default=1_000_000, help="0: skip the training benchmark")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the pandas script")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="daily_run_"))
+    # Everything the run touches lives in the work folder: lake, landing, publish, GX, MLflow, Dagster.
+    os.environ.update(CUSTOMS_HOME=str(workdir), DAGSTER_HOME=str(workdir / "dagster_home"),
+                      MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlflow.db'}", GX_ANALYTICS_ENABLED="false")
+    os.environ.pop("CUSTOMS_SPARK_CONF", None)
+    result = run(args, workdir)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"daily_run-{args.records}-h{args.history_days}.json"
+    path.write_text(json.dumps(result, indent=2))
+    log(json.dumps(result))
+    log(f"\n{summary(result)}\nwritten {path}")
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict:
+    import dagster as dg
+
+    from benchmarks.memory import PeakMemory
+    from generator.config import GeneratorConfig
+    from generator.silver import build_lake
+    from generator.world import World
+    from jobs.settings import Settings
+    from models.channels import SELECTORS
+    from models.daily import advance_entity_state
+    from models.pipeline import build_feature_table, train_channel_selector
+    from models.train import TrainParams
+    from orchestration.cli import QUIET, _ensure_dagster_home
+    from orchestration.definitions import defs
+    from orchestration.launch import execute_job_in_workspace, partition_tags
+    from orchestration.resources import SparkResource
+
+    day = START + dt.timedelta(days=args.history_days)
+    settings = Settings.from_env()
+    spark = SparkResource().session()
+    figures: dict = {"records": args.records, "history_days": args.history_days,
+                     "history_volume": args.history_volume, "cores": os.cpu_count(), "day": day.isoformat()}
+
+    log(f"1/7 history: {args.history_days} days x {args.history_volume:,} records into silver ({workdir})")
+    began = time.perf_counter()
+    build_lake(spark, settings, START, args.history_days, volumes=split(args.history_volume), scale=1.0,
+               chunk_days=10, progress=log)
+    figures["history_seconds"] = round(time.perf_counter() - began, 1)
+
+    log("2/7 champions: feature tables, training, registration, promotion (MLflow); state to the day before")
+    began = time.perf_counter()
+    for selector in SELECTORS.values():
+        build_feature_table(spark, settings, selector)
+        train_channel_selector(spark, settings, selector, TrainParams())
+        advance_entity_state(spark, settings, selector, day - dt.timedelta(days=2))
+    figures["setup_seconds"] = round(time.perf_counter() - began, 1)
+
+    log(f"3/7 landing {args.records:,} records for {day}: {split(args.records)}")
+    config = GeneratorConfig(seed=7, scale=1.0)
+    truth, written = land_day(config, World(config, START), Path(settings.landing_dir), day, split(args.records))
+    figures["landed"] = written
+
+    log(f"4/7 the daily_pipeline job for {day} (in-process, one SparkSession)")
+    _ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("daily_pipeline")
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        done = execute_job_in_workspace(instance, "daily_pipeline", tags=partition_tags(job, [day.isoformat()]),
+                                        run_config=QUIET)
+        figures["daily_run_seconds"] = round(time.perf_counter() - began, 1)
+    if not done.success:
+        raise SystemExit(f"the daily run failed: run {done.run_id} in {instance.root_directory}")
+    steps = step_seconds(instance, done.run_id)
+    stages: dict[str, float] = {}
+    for key, seconds in steps.items():
+        stages[stage_of(key)] = round(stages.get(stage_of(key), 0) + seconds, 1)
+    figures.update(stage_seconds=stages, step_seconds=steps, peak_memory_gb=round(memory.peak / 2**30, 2),
+                   peak_memory_gb_by_process={k: round(v / 2**30, 2) for k, v in memory.by_kind.items()})
+    log(f"    {figures['daily_run_seconds']}s, peak {figures['peak_memory_gb']} GB; stages {stages}")
+
+    week = day - dt.timedelta(days=day.weekday() + 7)
+    log(f"5/7 the weekly price-surge and supply checks for the week of {week}")
+    began = time.perf_counter()
+    markets = execute_job_in_workspace(instance, "weekly_markets",
+                                       tags=partition_tags(defs.resolve_job_def("weekly_markets"), [week.isoformat()]),
+                                       run_config=QUIET)
+    figures["weekly_markets_seconds"] = round(time.perf_counter() - began, 1)
+    figures["weekly_markets_ok"] = markets.success
+
+    if args.train_rows:
+        figures["training"] = training_benchmark(spark, settings, day, truth, args.train_rows)
+    if not args.no_baseline:
+        figures["pandas"] = pandas_baseline(spark, settings, day, workdir)
+        figures["ratio"] = ratios(figures)
+    return figures
+
+
+def training_benchmark(spark, settings, day: dt.date, truth, rows: int) -> dict:
+    """Train a declarations selector (fraud and critical models, default size) on `rows` of the
+    day's features labelled with the generator's truth: the training time at that volume."""
+    from models.channels import SELECTORS
+    from models.daily import day_features
+    from models.train import TrainParams, train_selector
+
+    selector = SELECTORS["declarations"]
+    log(f"6/7 training a selector on {rows:,} labelled rows")
+    frame = day_features(spark, settings, selector, day).frame.limit(rows).toPandas()
+    labels = truth.assign(critical=(truth["outcome"] == 2).astype(int))[["record_key", "fraud", "critical"]]
+    labelled = frame.merge(labels.rename(columns={"record_key": selector.record_id}), on=selector.record_id)
+    cut = int(len(labelled) * 0.8)
+    began = time.perf_counter()
+    trained = train_selector(labelled[:cut], labelled[cut:], selector.feature_columns(list(frame.columns)),
+                             TrainParams())
+    seconds = round(time.perf_counter() - began, 1)
+    log(f"    {len(labelled):,} rows x {len(trained.features)} features in {seconds}s "
+        f"({trained.info.get('fraud_best_iteration')} trees)")
+    return {"rows": len(labelled), "features": len(trained.features), "seconds": seconds,
+            "fraud_trees": trained.info.get("fraud_best_iteration")}
+
+
+def pandas_baseline(spark, settings, day: dt.date, workdir: Path) -> dict:
+    """The plain script on the same day of declarations, with the history as one parquet file and
+    the champion's fraud booster: its stage times and peak memory (its own process)."""
+    from pyspark.sql import functions as F
+
+    from models.channels import SELECTORS
+    from models.day_targets import load_champion
+
+    log("7/7 the plain pandas script on the same day of declarations")
+    history = workdir / "baseline" / "history.parquet"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    (spark.read.format("delta").load(str(settings.table_path("silver", "declarations")))
+     .where(F.col("date") < F.lit(day)).drop(*[c for c in ("_row_hash", "_source_file", "_line_number",
+                                                             "_ingested_at")])
+     .toPandas().to_parquet(history))
+    booster = workdir / "baseline" / "fraud.ubj"
+    booster.write_bytes(load_champion(SELECTORS["declarations"]).fraud)
+    csv = next((Path(settings.landing_dir) / "declarations" / day.isoformat()).glob("*.csv"))
+    out = workdir / "baseline" / "result.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", str(csv), "--history",
+               str(history), "--booster", str(booster), "--out", str(workdir / "baseline" / "top.csv"),
+               "--json", str(out)]
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = round(time.perf_counter() - began, 1)
+    if done.returncode != 0:
+        log(f"    the pandas script failed ({done.returncode}): {done.stderr[-800:]}")
+        return {"failed": True, "returncode": done.returncode, "error": done.stderr[-2000:], "wall_seconds": wall}
+    result = json.loads(out.read_text())
+    result["wall_seconds"] = wall
+    log(f"    {result['total_seconds']}s, peak {result['peak_memory_gb']} GB: {result['seconds']}")
+    return result
+
+
+def ratios(figures: dict) -> dict:
+    """Lakehouse over pandas for the declarations of the day, stage by stage and end to end: land
+    + validate vs read + validate, state + score + list vs profiles + score + write."""
+    pandas, steps = figures["pandas"], figures["step_seconds"]
+    if pandas.get("failed"):
+        return {}
+    ingest = steps.get("bronze__declarations_bronze", 0) + steps.get("validate_and_publish_declarations", 0)
+    select = steps.get("state__declarations_entities", 0) + steps.get("gold__declarations_targets", 0)
+    p = pandas["seconds"]
+    return {
+        "ingest_validate": round(ingest / max(p["read"] + p["validate"], 0.01), 1),
+        "features_score_list": round(select / max(p["profiles"] + p["score"] + p["write"], 0.01), 1),
+        "declarations_end_to_end": round((ingest + select) / max(pandas["total_seconds"], 0.01), 1),
+    }
+
+
+def summary(figures: dict) -> str:
+    """One readable paragraph of the figures."""
+    stages = ", ".join(f"{k} {v}s" for k, v in figures["stage_seconds"].items())
+    lines = [f"{figures['records']:,} records after {figures['history_days']} days of history: daily run "
+             f"{figures['daily_run_seconds']}s ({stages}), peak memory {figures['peak_memory_gb']} GB; weekly "
+             f"markets {figures['weekly_markets_seconds']}s"]
+    if "training" in figures:
+        t = figures["training"]
+        lines.append(f"training on {t['rows']:,} labelled rows: {t['seconds']}s")
+    if "pandas" in figures and not figures["pandas"].get("failed"):
+        lines.append(f"pandas script (declarations only): {figures['pandas']['total_seconds']}s, "
+                     f"{figures['pandas']['peak_memory_gb']} GB; lakehouse / pandas: {figures['ratio']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
