@@ -35,7 +35,7 @@ DEMO_START ?= 2024-03-04
 DEMO_DAYS ?= 28
 
 .PHONY: setup demo test ui mlflow-ui lint clean browser dashboard setup-prod cluster-up cluster-down \
-	postgres-up postgres-down object-store-up object-store-down test-cluster test-prod
+	postgres-up postgres-down object-store-up object-store-down test-cluster test-prod bench
 
 setup: $(BIN)/.installed $(DELTA_JARS) $(DAGSTER_HOME)/dagster.yaml $(GX_DOCS_ASSETS)
 
@@ -116,6 +116,18 @@ test-cluster: setup
 # The prod profile against PostgreSQL and the object store (started fresh here, stopped after).
 test-prod: setup-prod
 	@services/test_prod.sh
+
+# The daily run at national volume: each size after 30 and 180 days of history (JSON in
+# benchmarks/results/); training on 1M labelled rows once. Hours on 2 cores: narrow it with e.g.
+# `make bench BENCH_SIZES=1000000 BENCH_HISTORY=30`.
+BENCH_SIZES ?= 100000 1000000 3000000
+BENCH_HISTORY ?= 30 180
+bench: setup
+	@for h in $(BENCH_HISTORY); do for n in $(BENCH_SIZES); do \
+		train=0; if [ $$n = 1000000 ] && [ $$h = $(firstword $(BENCH_HISTORY)) ]; then train=1000000; fi; \
+		echo "== daily run: $$n records after $$h days of history =="; \
+		$(BIN)/python benchmarks/daily_run.py --records $$n --history-days $$h --train-rows $$train || exit 1; \
+	done; done
 
 dashboard: setup
 	@$(BIN)/python -m dashboard.build

@@ -97,7 +97,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="records in the day (2:2:1)")
     parser.add_argument("--history-days", type=int, default=30)
     parser.add_argument("--history-volume", type=int, default=30_000, help="records a day of history (2:2:1)")
-    parser.add_argument("--train-rows", type=int, default=1_000_000, help="0: skip the training benchmark")
+    parser.add_argument("--train-rows", type=int, default=0,
+                        help="train a selector on this many labelled rows of the day (0: skip)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the pandas script")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")

@@ -41,6 +41,11 @@ up() {
     echo $! >"$DIR/worker-$i.pid"
   done
   for _ in $(seq 1 90); do
+    if ! alive "$DIR/master.pid"; then  # e.g. the port is taken by another master
+      echo "the Spark master exited; see $DIR/logs/master.log" >&2
+      down
+      return 1
+    fi
     if [ "$(alive_workers)" -ge "$WORKERS" ]; then
       echo "Spark standalone cluster up: master $MASTER_URL (UI http://127.0.0.1:$UI_PORT), $WORKERS worker(s)" \
            "x $WORKER_CORES core(s), $WORKER_MEMORY; logs in $DIR/logs"
