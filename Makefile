@@ -16,12 +16,17 @@ S3A_ARTIFACTS := org.apache.hadoop:hadoop-aws:3.5.0 software.amazon.awssdk:bundl
 S3A_JARS := $(JARS)/.s3a-complete
 # CUSTOMS_HOME, when set, holds every piece of state (see README, Configuration). The prod profile
 # (CUSTOMS_ENV=prod) picks its own defaults in jobs/settings.py (PostgreSQL, the object store).
-ifneq ($(CUSTOMS_ENV),prod)
 ifdef CUSTOMS_HOME
 export DAGSTER_HOME ?= $(abspath $(CUSTOMS_HOME))/dagster_home
-export MLFLOW_TRACKING_URI ?= sqlite:///$(abspath $(CUSTOMS_HOME))/mlflow.db
+else ifeq ($(CUSTOMS_ENV),prod)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home_prod
 else
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+endif
+ifneq ($(CUSTOMS_ENV),prod)
+ifdef CUSTOMS_HOME
+export MLFLOW_TRACKING_URI ?= sqlite:///$(abspath $(CUSTOMS_HOME))/mlflow.db
+else
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 endif
 endif

@@ -23,12 +23,13 @@ def with_log_unit_price(df: DataFrame) -> DataFrame:
 
 
 def exact_sum(column: str | F.Column) -> F.Column:
-    """The sum of a double column, added up exactly (as decimal(38,18)) and then rounded once to a
-    double: the result does not depend on how rows are split into partitions or in what order they
-    arrive, so a cluster and local mode (or a rerun with other shuffle settings) produce the same
-    state bit for bit. Floating-point addition is not associative; this is."""
+    """The sum of a double column with each value rounded to 18 decimals, added up exactly as
+    decimal(38,18) and rounded once to a double: the result does not depend on how rows are split
+    into partitions or in what order they arrive, so a cluster and local mode (or a rerun with other
+    shuffle settings) produce the same state bit for bit. Floating-point addition is not
+    associative; this is. A NaN or infinite value (no decimal) is left out, as a null is."""
     value = F.col(column) if isinstance(column, str) else column
-    return F.sum(value.cast("decimal(38,18)")).cast("double")
+    return F.sum(value.try_cast("decimal(38,18)")).cast("double")
 
 
 def _group_keys(groups: dict[str, tuple[str, ...]]):

@@ -52,8 +52,10 @@ def _with_lineage(df: DataFrame, table: str) -> DataFrame:
     pipeline can land later days onto this lake as onto an ingested one."""
     if "_row_hash" in df.columns:
         return df
-    business = [c for c in SOURCES[table].column_names if c in df.columns]
-    return (df.withColumn("_row_hash", F.sha2(F.to_json(F.struct(*business)), 256))
+    # ingestion's row hash (jobs.ingest.row_hash) over the values as strings
+    parts = [F.coalesce(F.col(c).cast("string"), F.lit("\u2400"))
+             for c in SOURCES[table].column_names if c in df.columns]
+    return (df.withColumn("_row_hash", F.sha2(F.concat_ws("\u241f", *parts), 256))
             .withColumn("_source_file", F.lit(f"generated://{table}"))
             .withColumn("_line_number", F.monotonically_increasing_id() + 2)
             .withColumn("_ingested_at", F.current_timestamp()))

@@ -7,6 +7,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from jobs.storage import Location, join, normalize
 
@@ -138,6 +139,15 @@ class PostgresServer:
     def url(self, database: str) -> str:
         """A SQLAlchemy URL without the password (libpq adds PGPASSWORD)."""
         return f"{POSTGRES_DRIVER}://{self.user}@{self.host}:{self.port}/{database}"
+
+
+def without_password(uri: str) -> str:
+    """`uri` with any password in it replaced by `***`, for printing and metadata."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def dagster_database() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import sys
 import tempfile
@@ -131,10 +133,18 @@ def is_local_master(master: str) -> bool:
 def project_code_zip() -> Path:
     """The project's executor-side packages zipped, for `addPyFile`: executors on other machines
     import the same code the driver runs (their Python still needs the dependencies installed)."""
-    target = Path(tempfile.gettempdir()) / f"customs-risk-code-{os.getpid()}.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for package in EXECUTOR_PACKAGES:
             for source in sorted((PROJECT_ROOT / package).rglob("*")):
                 if source.is_file() and source.suffix in {".py", ".json"} and "__pycache__" not in source.parts:
-                    archive.write(source, source.relative_to(PROJECT_ROOT).as_posix())
+                    # a fixed timestamp: the same code gives the same bytes, so one file per version of the code
+                    info = zipfile.ZipInfo(source.relative_to(PROJECT_ROOT).as_posix(), (2020, 1, 1, 0, 0, 0))
+                    archive.writestr(info, source.read_bytes(), zipfile.ZIP_DEFLATED)
+    data = buffer.getvalue()
+    target = Path(tempfile.gettempdir()) / f"customs-risk-code-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+    if not target.exists():
+        staged = target.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_bytes(data)
+        staged.replace(target)
     return target

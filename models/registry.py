@@ -78,7 +78,10 @@ def _experiment(name: str) -> None:
     training runs rather than on GenAI traces."""
     mlflow.set_tracking_uri(tracking_uri())
     if mlflow.get_experiment_by_name(name) is None:
-        mlflow.create_experiment(name, artifact_location=default_artifact_root() + "/" + name)
+        try:
+            mlflow.create_experiment(name, artifact_location=default_artifact_root() + "/" + name)
+        except mlflow.exceptions.MlflowException:
+            pass  # created by a concurrent run in the meantime
     experiment = mlflow.set_experiment(name)
     if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
         MlflowClient().set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "custom_model_development")

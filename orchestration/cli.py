@@ -18,6 +18,7 @@ from jobs.settings import (
     default_dagster_home,
     default_tracking_uri,
     profile,
+    without_password,
 )
 from jobs.storage import local_path
 
@@ -247,7 +248,7 @@ def train_command() -> int:
         for event in result.all_events:
             if event.is_step_failure:
                 print(f"  FAILED: {event.event_specific_data.error.message.strip()}")
-    print(f"MLflow: {os.environ['MLFLOW_TRACKING_URI']}  (make mlflow-ui -> "
+    print(f"MLflow: {without_password(default_tracking_uri())}  (make mlflow-ui -> "
           "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning)")
     return 0 if result.success else 1
 

@@ -40,12 +40,14 @@ up() {
   local data; data=$(cd "$DIR" && pwd)/data
   if [ ! -f "$data/PG_VERSION" ]; then
     mkdir -p "$data"
-    [ "$(id -u)" = 0 ] && chown -R postgres: "$DIR"
-    local pwfile; pwfile=$(mktemp)
-    printf '%s\n' "$PGPASSWORD" >"$pwfile"
-    chmod 644 "$pwfile"
-    as_server_user "$bin/initdb" -D "$data" -U "$ROLE" --pwfile="$pwfile" --auth=scram-sha-256 -E UTF8 >/dev/null
-    rm -f "$pwfile"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres: "$DIR"; fi
+    PWFILE=$(mktemp)
+    trap 'rm -f "$PWFILE"' EXIT
+    chmod 600 "$PWFILE"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$PWFILE"; fi
+    printf '%s\n' "$PGPASSWORD" >"$PWFILE"
+    as_server_user "$bin/initdb" -D "$data" -U "$ROLE" --pwfile="$PWFILE" --auth=scram-sha-256 -E UTF8 >/dev/null
+    rm -f "$PWFILE"
   fi
   if as_server_user "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     echo "PostgreSQL already running on 127.0.0.1:$PORT ($DIR)"

@@ -13,7 +13,8 @@ WORKER_CORES=${SPARK_WORKER_CORES:-1}
 WORKER_MEMORY=${SPARK_WORKER_MEMORY:-3g}
 MASTER_URL="spark://127.0.0.1:${MASTER_PORT}"
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file's process is ours only while it runs a Spark deploy class (pids are reused).
+alive() { [ -f "$1" ] && grep -qa "org.apache.spark.deploy" "/proc/$(cat "$1")/cmdline" 2>/dev/null; }
 
 alive_workers() {
   curl -fsS "http://127.0.0.1:${UI_PORT}/json/" 2>/dev/null \
@@ -64,9 +65,9 @@ down() {
     [ -f "$pid_file" ] || continue
     if alive "$pid_file"; then
       local pid; pid=$(cat "$pid_file")
-      kill "$pid"
+      kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+      if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
       stopped=$((stopped + 1))
     fi
     rm -f "$pid_file"

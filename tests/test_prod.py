@@ -119,9 +119,10 @@ def test_prod_results_equal_the_local_profile(spark, runs):
 def test_no_secret_in_logs_tables_or_metadata(runs):
     secrets = {os.environ[v] for v in SECRETS}
     texts = [c.stdout + c.stderr for commands in runs["done"].values() for c in commands]
-    for path in (runs["root"] / "prod").rglob("*"):
-        if path.is_file() and path.stat().st_size < 50_000_000:
-            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    files = [p for p in (runs["root"] / "prod").rglob("*") if p.is_file() and p.stat().st_size < 50_000_000]
+    for folder in (os.environ.get("PG_DIR"), os.environ.get("S3_DIR")):  # the servers' own logs
+        files += list(Path(folder).rglob("*.log")) if folder else []
+    texts.extend(path.read_bytes().decode("utf-8", errors="replace") for path in files)
     with psycopg2.connect(dbname="customs_dagster") as conn, conn.cursor() as cursor:
         cursor.execute("select event from event_logs")
         texts.extend(row[0] for row in cursor.fetchall())
