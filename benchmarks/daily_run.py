@@ -28,12 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 START = dt.date(2024, 1, 1)
+TRAIN_DAYS = 30
 SHARES = {"declarations": 0.4, "express": 0.4, "mail": 0.2}
 STAGES = {  # Dagster step key prefix -> stage of the daily run
     "bronze__": "land", "validate_and_publish_": "validate", "state__": "state",
@@ -92,6 +94,18 @@ def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int])
     return pd.concat(truths), written
 
 
+def land_references(world, landing: Path, day: dt.date) -> None:
+    """The reference lists (PCCC registry, watch lists, monitored import items) as delivered on
+    `day`, for the set-up's ingestion."""
+    from generator.run import _headers
+    from generator.writer import write_csv
+
+    for source, frame in (("pccc_registry", world.registry()), ("watch_lists", world.watch),
+                          ("monitored_items", world.items)):
+        write_csv(frame.rename(columns=_headers(source)), landing / source / day.isoformat() / f"{source}.csv", [],
+                  "utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000, help="records in the day (2:2:1)")
@@ -145,24 +159,38 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     began = time.perf_counter()
     build_lake(spark, settings, START, args.history_days, volumes=split(args.history_volume), scale=1.0,
                chunk_days=10, progress=log)
+    # The generator's world of that history (build_lake's seed): the day's importers, sellers and
+    # PCCCs are the history's, so the state lookups hit as they would in service.
+    config = GeneratorConfig(seed=5, scale=1.0)
+    world = World(config, START)
+    _ensure_dagster_home()
+    instance = dg.DagsterInstance.get()
+    land_references(world, Path(settings.landing_dir), START)
+    references = execute_job_in_workspace(instance, "ingestion", run_config=QUIET, tags=partition_tags(
+        defs.resolve_job_def("ingestion"), [START.isoformat()]))
+    if not references.success:
+        raise SystemExit(f"landing the reference lists failed: run {references.run_id}")
     figures["history_seconds"] = round(time.perf_counter() - began, 1)
 
     log("2/7 champions: feature tables, training, registration, promotion (MLflow); state to the day before")
     began = time.perf_counter()
+    # A long history trains its champions on a 30-day lake of the same world (the full feature
+    # rebuild over 180 days is the weekly job's cost, not the daily run's; the features are the same).
+    trained_on = settings
+    if args.history_days > TRAIN_DAYS:
+        trained_on = replace(settings, lake_dir=workdir / "train_lake")
+        build_lake(spark, trained_on, START, TRAIN_DAYS, volumes=split(args.history_volume), scale=1.0, chunk_days=10)
     for selector in SELECTORS.values():
-        build_feature_table(spark, settings, selector)
-        train_channel_selector(spark, settings, selector, TrainParams())
+        build_feature_table(spark, trained_on, selector)
+        train_channel_selector(spark, trained_on, selector, TrainParams())
         advance_entity_state(spark, settings, selector, day - dt.timedelta(days=2))
     figures["setup_seconds"] = round(time.perf_counter() - began, 1)
 
     log(f"3/7 landing {args.records:,} records for {day}: {split(args.records)}")
-    config = GeneratorConfig(seed=7, scale=1.0)
-    truth, written = land_day(config, World(config, START), Path(settings.landing_dir), day, split(args.records))
+    truth, written = land_day(config, world, Path(settings.landing_dir), day, split(args.records))
     figures["landed"] = written
 
     log(f"4/7 the daily_pipeline job for {day} (in-process, one SparkSession)")
-    _ensure_dagster_home()
-    instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("daily_pipeline")
     with PeakMemory() as memory:
         began = time.perf_counter()
