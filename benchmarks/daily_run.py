@@ -27,9 +27,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import dagster as dg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -94,6 +97,39 @@ def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int])
     return pd.concat(truths), written
 
 
+class StepProgress(threading.Thread):
+    """Prints each step of the newest run of `job_name` as it finishes (the run goes on in this
+    process; its console log is quiet)."""
+
+    def __init__(self, instance, job_name: str, every: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self.instance, self.job_name, self.every = instance, job_name, every
+        self.stopped, self.seen = threading.Event(), set()
+        self.before = {r.run_id for r in instance.get_runs(dg.RunsFilter(job_name=job_name))}
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.report()
+
+    def report(self) -> None:
+        runs = [r for r in self.instance.get_runs(dg.RunsFilter(job_name=self.job_name), limit=1)
+                if r.run_id not in self.before]
+        if runs:
+            for key, seconds in step_seconds(self.instance, runs[0].run_id).items():
+                if key not in self.seen:
+                    self.seen.add(key)
+                    log(f"    step {key}: {seconds}s")
+
+    def __enter__(self) -> StepProgress:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.join()
+        self.report()
+
+
 def land_references(world, landing: Path, day: dt.date) -> None:
     """The reference lists (PCCC registry, watch lists, monitored import items) as delivered on
     `day`, for the set-up's ingestion."""
@@ -133,8 +169,6 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict:
-    import dagster as dg
-
     from benchmarks.memory import PeakMemory
     from generator.config import GeneratorConfig
     from generator.silver import build_lake
@@ -192,7 +226,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
 
     log(f"4/7 the daily_pipeline job for {day} (in-process, one SparkSession)")
     job = defs.resolve_job_def("daily_pipeline")
-    with PeakMemory() as memory:
+    with PeakMemory() as memory, StepProgress(instance, "daily_pipeline"):
         began = time.perf_counter()
         done = execute_job_in_workspace(instance, "daily_pipeline", tags=partition_tags(job, [day.isoformat()]),
                                         run_config=QUIET)
