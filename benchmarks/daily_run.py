@@ -152,7 +152,11 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the pandas script")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--table", action="store_true", help="print the README table of the results so far")
     args = parser.parse_args()
+    if args.table:
+        print_table(args.out)
+        return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="daily_run_"))
     # Everything the run touches lives in the work folder: lake, landing, publish, GX, MLflow, Dagster.
     os.environ.update(CUSTOMS_HOME=str(workdir), DAGSTER_HOME=str(workdir / "dagster_home"),
@@ -329,6 +333,26 @@ def ratios(figures: dict) -> dict:
         "features_score_list": round(select / max(p["profiles"] + p["score"] + p["write"], 0.01), 1),
         "declarations_end_to_end": round((ingest + select) / max(pandas["total_seconds"], 0.01), 1),
     }
+
+
+def readme_row(f: dict) -> str:
+    """The README table's row for one result."""
+    st = f["stage_seconds"]
+    pandas = f.get("pandas", {})
+    baseline = ("-" if not pandas or pandas.get("failed")
+                else f"{pandas['total_seconds']} s, {pandas['peak_memory_gb']} GB")
+    ratio = f.get("ratio", {}).get("declarations_end_to_end", "-")
+    return (f"| {f['records']:,} | {f['history_days']} days | **{f['daily_run_seconds']} s** | {st.get('land')} | "
+            f"{st.get('validate')} | {st.get('state')} | {st.get('score_and_lists')} | {st.get('feedback')} | "
+            f"{st.get('dashboard')} | {f['peak_memory_gb']} GB | {f['weekly_markets_seconds']} s | {baseline} | "
+            f"{ratio}x |")
+
+
+def print_table(folder: Path) -> None:
+    """The README table from every result in `folder`."""
+    results = [json.loads(p.read_text()) for p in sorted(folder.glob("daily_run-*.json"))]
+    for f in sorted(results, key=lambda f: (f["history_days"], f["records"])):
+        print(readme_row(f))
 
 
 def summary(figures: dict) -> str:
