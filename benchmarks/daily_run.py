@@ -353,11 +353,12 @@ def readme_row(f: dict) -> str:
     pandas = f.get("pandas", {})
     baseline = ("-" if not pandas or pandas.get("failed")
                 else f"{pandas['total_seconds']} s, {pandas['peak_memory_gb']} GB")
-    ratio = f.get("ratio", {}).get("declarations_end_to_end", "-")
+    ratio = f.get("ratio", {}).get("declarations_end_to_end")
+    ratio = "-" if ratio is None else f"{ratio}x"
     return (f"| {f['records']:,} | {f['history_days']} days | **{f['daily_run_seconds']} s** | {st.get('land')} | "
             f"{st.get('validate')} | {st.get('state')} | {st.get('score_and_lists')} | {st.get('feedback')} | "
             f"{st.get('dashboard')} | {f['peak_memory_gb']} GB | {f['weekly_markets_seconds']} s | {baseline} | "
-            f"{ratio}x |")
+            f"{ratio} |")
 
 
 def print_table(folder: Path) -> None:
