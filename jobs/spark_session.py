@@ -45,16 +45,20 @@ CLUSTER_DEFAULTS = {
 EXECUTOR_PACKAGES = ("jobs", "features", "models", "expectations")
 
 
-def delta_jar_paths(settings: Settings) -> list[str]:
-    """Absolute paths of the Delta jars; a clear error when the set-up has not fetched them."""
-    paths = [settings.jars_dir / name for name in DELTA_JARS]
+def fetched_jars(settings: Settings, names: tuple[str, ...], missing_hint: str) -> list[str]:
+    """Absolute paths of jars the set-up fetched into CUSTOMS_JARS_DIR; a FileNotFoundError naming
+    the missing ones and `missing_hint` (what to run) otherwise."""
+    paths = [settings.jars_dir / name for name in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise FileNotFoundError(
-            f"Delta Lake jars missing: {missing}. Run `make setup` (fetches them with Maven into "
-            f"{settings.jars_dir}) or set CUSTOMS_JARS_DIR."
-        )
+        raise FileNotFoundError(missing_hint.format(missing=missing, jars_dir=settings.jars_dir))
     return [str(p) for p in paths]
+
+
+def delta_jar_paths(settings: Settings) -> list[str]:
+    """Absolute paths of the Delta jars; a clear error when the set-up has not fetched them."""
+    return fetched_jars(settings, DELTA_JARS, "Delta Lake jars missing: {missing}. Run `make setup` (fetches them "
+                        "with Maven into {jars_dir}) or set CUSTOMS_JARS_DIR.")
 
 
 def build_spark_session(settings: Settings, app_name: str = "customs-risk") -> SparkSession:
@@ -99,14 +103,8 @@ def object_store_jar_paths(settings: Settings) -> list[str]:
     when the set-up has not fetched them."""
     if not uses_s3a(settings):
         return []
-    paths = [settings.jars_dir / name for name in S3A_JARS]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"S3A jars missing: {missing}. The lake or landing zone is on s3a://: run `make setup-prod` (fetches "
-            f"Hadoop's S3A connector with Maven into {settings.jars_dir})."
-        )
-    return [str(p) for p in paths]
+    return fetched_jars(settings, S3A_JARS, "S3A jars missing: {missing}. The lake or landing zone is on s3a://: "
+                        "run `make setup-prod` (fetches Hadoop's S3A connector with Maven into {jars_dir}).")
 
 
 def object_store_conf(settings: Settings) -> dict[str, str]:
