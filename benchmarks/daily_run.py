@@ -133,11 +133,10 @@ class StepProgress(threading.Thread):
 def land_references(world, landing: Path, day: dt.date) -> None:
     """The reference lists (PCCC registry, watch lists, monitored import items) as delivered on
     `day`, for the set-up's ingestion."""
-    from generator.run import _headers
+    from generator.run import _headers, reference_lists
     from generator.writer import write_csv
 
-    for source, frame in (("pccc_registry", world.registry()), ("watch_lists", world.watch),
-                          ("monitored_items", world.items)):
+    for source, frame in reference_lists(world):
         write_csv(frame.rename(columns=_headers(source)), landing / source / day.isoformat() / f"{source}.csv", [],
                   "utf-8")
 

@@ -136,8 +136,7 @@ def generate(config: GeneratorConfig, start: dt.date, days: int, landing_dir: Pa
     try:
         day_outputs = _days_in_order(days, workers)
         # While the workers (already forked) generate days, this process writes the reference lists.
-        for source, frame in (("pccc_registry", world.registry()), ("watch_lists", world.watch),
-                              ("monitored_items", world.items)):
+        for source, frame in reference_lists(world):
             counts[source] += _land(run, source, first, frame.rename(columns=_headers(source)),
                                     np.random.default_rng(0))
         for i, out in enumerate(day_outputs):
@@ -164,6 +163,12 @@ def generate(config: GeneratorConfig, start: dt.date, days: int, landing_dir: Pa
     return {"rows": dict(counts), "total_rows": total, "seconds": round(seconds, 2),
             "rows_per_second": round(total / seconds) if seconds else None, "not_delivered_outside_range": skipped,
             "workers": workers, "landing_dir": str(landing_dir), "truth_dir": str(truth_dir)}
+
+
+def reference_lists(world: World) -> list[tuple[str, pd.DataFrame]]:
+    """The reference lists a generated world delivers (source, rows by lake column name): the PCCC
+    registry, the watch lists and the monitored import items."""
+    return [("pccc_registry", world.registry()), ("watch_lists", world.watch), ("monitored_items", world.items)]
 
 
 def _headers(source: str) -> dict[str, str]:

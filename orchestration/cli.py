@@ -52,7 +52,8 @@ def _ensure_dagster_home() -> Path:
 def ensure_instance_config(config: Path) -> None:
     """Give the instance the project's settings (`orchestration/dagster.yaml`): a new file is a
     copy; an existing one without a `concurrency:` section gets that section appended, keeping
-    whatever else it configures (storage, run coordinator)."""
+    whatever else it configures (storage, run coordinator); in the prod profile a file without a
+    `storage:` section gets the PostgreSQL one."""
     project = Path(__file__).with_name("dagster.yaml").read_text()
     current = config.read_text() if config.exists() else project
     if "concurrency:" not in current:
