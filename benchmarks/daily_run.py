@@ -61,9 +61,9 @@ def stage_of(step_key: str) -> str:
     return next(stage for prefix, stage in STAGES.items() if step_key.startswith(prefix))
 
 
-def step_seconds(instance, run_id: str) -> dict[str, float]:
-    """Seconds from each step's start to its success or failure, from the run's event log."""
-    starts, seconds = {}, {}
+def step_windows(instance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each finished step's (start, end) epoch seconds, from the run's event log."""
+    starts, windows = {}, {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or not entry.step_key:
@@ -71,8 +71,13 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
         if event.event_type_value == "STEP_START":
             starts[entry.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and entry.step_key in starts:
-            seconds[entry.step_key] = round(entry.timestamp - starts[entry.step_key], 2)
-    return seconds
+            windows[entry.step_key] = (starts[entry.step_key], entry.timestamp)
+    return windows
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Seconds from each step's start to its success or failure, from the run's event log."""
+    return {key: round(end - start, 2) for key, (start, end) in step_windows(instance, run_id).items()}
 
 
 def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int]):
@@ -130,6 +135,27 @@ class StepProgress(threading.Thread):
         self.report()
 
 
+class PySpy:
+    """py-spy sampling this process and its Python workers into `<folder>/pyspy.txt` (collapsed
+    stacks) while the block runs; nothing when `folder` is None."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder, self.proc = folder, None
+
+    def __enter__(self) -> PySpy:
+        if self.folder:
+            command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(os.getpid()),
+                       "--subprocesses", "--rate", "20", "--format", "raw", "--nonblocking",
+                       "--output", str(self.folder / "pyspy.txt")]
+            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(2)  # py-spy writes its output on SIGINT
+            self.proc.wait(timeout=120)
+
+
 def land_references(world, landing: Path, day: dt.date) -> None:
     """The reference lists (PCCC registry, watch lists, monitored import items) as delivered on
     `day`, for the set-up's ingestion."""
@@ -150,20 +176,42 @@ def main() -> None:
                         help="train a selector on this many labelled rows of the day (0: skip)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the pandas script")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
+    parser.add_argument("--setup-dir", type=Path, default=None,
+                        help="build the set-up (history, reference lists, champions, state) once in DIR and start "
+                             "each run from a copy of it; a DIR built before for the same history is reused")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="profile the timed run into this folder: Spark's event log, py-spy's samples of the "
+                             "driver and its Python workers, the steps' times (read it with "
+                             "benchmarks/profile_report.py)")
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--table", action="store_true", help="print the README table of the results so far")
     args = parser.parse_args()
     if args.table:
         print_table(args.out)
         return
+    for folder in ("workdir", "setup_dir", "profile"):  # Dagster wants absolute paths
+        if getattr(args, folder):
+            setattr(args, folder, getattr(args, folder).resolve())
+    if args.setup_only:
+        use_workdir(args.workdir)
+        write_setup(args, args.workdir)
+        return
+    prepared = None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="daily_run_"))
-    # Everything the run touches lives in the work folder: lake, landing, publish, GX, MLflow, Dagster.
-    os.environ.update(CUSTOMS_HOME=str(workdir), DAGSTER_HOME=str(workdir / "dagster_home"),
-                      MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlflow.db'}", GX_ANALYTICS_ENABLED="false")
-    os.environ.pop("CUSTOMS_SPARK_CONF", None)
+    if args.setup_dir:
+        prepared = reuse_setup(args, workdir)
+    use_workdir(workdir)
+    if args.profile:
+        (args.profile / "events").mkdir(parents=True, exist_ok=True)
+        os.environ["CUSTOMS_SPARK_CONF"] = json.dumps({
+            "spark.eventLog.enabled": "true", "spark.eventLog.dir": (args.profile / "events").resolve().as_uri(),
+            "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"})
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"daily_run-{args.records}-h{args.history_days}.json"
-    result = run(args, workdir, lambda figures: path.write_text(json.dumps(figures, indent=2)))
+    # a profiled run is slower (py-spy samples every process): kept apart from the measured table
+    suffix = "-profiled" if args.profile else ""
+    path = args.out / f"daily_run-{args.records}-h{args.history_days}{suffix}.json"
+    result = run(args, workdir, lambda figures: path.write_text(json.dumps(figures, indent=2)), prepared)
     path.write_text(json.dumps(result, indent=2))
     log(json.dumps(result))
     log(f"\n{summary(result)}\nwritten {path}")
@@ -171,39 +219,66 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, workdir: Path, save) -> dict:
-    """The set-up, the timed daily run and the extras; `save(figures)` after each measured part
-    (a later part that fails keeps the earlier figures)."""
-    from benchmarks.memory import PeakMemory
-    from generator.config import GeneratorConfig
-    from generator.silver import build_lake
-    from generator.world import World
+def use_workdir(workdir: Path) -> None:
+    """Everything a run touches lives in the work folder: lake, landing, publish, GX, MLflow, Dagster."""
+    os.environ.update(CUSTOMS_HOME=str(workdir), DAGSTER_HOME=str(workdir / "dagster_home"),
+                      MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlflow.db'}", GX_ANALYTICS_ENABLED="false")
+    os.environ.pop("CUSTOMS_SPARK_CONF", None)
+
+
+def write_setup(args: argparse.Namespace, folder: Path) -> None:
+    """Build the set-up in `folder` (its own process: `--setup-only`) and record what it holds."""
     from jobs.settings import Settings
+    from orchestration.resources import SparkResource
+
+    folder.mkdir(parents=True, exist_ok=True)
+    spark = SparkResource().session()
+    figures = prepare(spark, Settings.from_env(), args, folder)
+    figures.update(history_days=args.history_days, history_volume=args.history_volume)
+    (folder / "setup.json").write_text(json.dumps(figures, indent=2))
+    log(f"set-up ready in {folder}: {figures}")
+
+
+def reuse_setup(args: argparse.Namespace, workdir: Path) -> dict:
+    """Copy the set-up of `--setup-dir` (built first when missing) into `workdir`; its figures. MLflow's
+    artifacts stay in the set-up folder (the copied tracking store points there)."""
+    marker = args.setup_dir / "setup.json"
+    if not marker.exists():
+        log(f"building the set-up once in {args.setup_dir}")
+        command = [sys.executable, __file__, "--setup-only", "--workdir", str(args.setup_dir),
+                   "--history-days", str(args.history_days), "--history-volume", str(args.history_volume)]
+        if subprocess.run(command).returncode != 0:
+            raise SystemExit(f"building the set-up in {args.setup_dir} failed")
+    prepared = json.loads(marker.read_text())
+    if (prepared["history_days"], prepared["history_volume"]) != (args.history_days, args.history_volume):
+        raise SystemExit(f"{args.setup_dir} holds {prepared['history_days']} days x {prepared['history_volume']} "
+                         f"records, not {args.history_days} x {args.history_volume}: use another --setup-dir")
+    log(f"1-2/7 set-up copied from {args.setup_dir} (built in {prepared['history_seconds']} + "
+        f"{prepared['setup_seconds']} s)")
+    shutil.copytree(args.setup_dir, workdir, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("train_lake", "setup.json", "mlruns"))
+    return prepared
+
+
+def prepare(spark, settings, args: argparse.Namespace, workdir: Path) -> dict:
+    """The untimed set-up: history into silver, the reference lists ingested, the champions trained
+    and promoted, the entity state advanced to the day before the last history day."""
+    from generator.silver import build_lake
     from models.channels import SELECTORS
     from models.daily import advance_entity_state
     from models.pipeline import build_feature_table, train_channel_selector
     from models.train import TrainParams
-    from orchestration.cli import QUIET, _ensure_dagster_home
+    from orchestration.cli import QUIET
     from orchestration.definitions import defs
     from orchestration.launch import execute_job_in_workspace, partition_tags
-    from orchestration.resources import SparkResource
 
     day = START + dt.timedelta(days=args.history_days)
-    settings = Settings.from_env()
-    spark = SparkResource().session()
-    figures: dict = {"records": args.records, "history_days": args.history_days,
-                     "history_volume": args.history_volume, "cores": os.cpu_count(), "day": day.isoformat()}
-
+    world, instance = generated_world(), dagster_instance()
+    figures = {}
     log(f"1/7 history: {args.history_days} days x {args.history_volume:,} records into silver ({workdir})")
     began = time.perf_counter()
     build_lake(spark, settings, START, args.history_days, volumes=split(args.history_volume), scale=1.0,
                chunk_days=10, progress=log)
-    # The generator's world of that history (build_lake's seed): the day's importers, sellers and
-    # PCCCs are the history's, so the state lookups hit as they would in service.
-    config = GeneratorConfig(seed=5, scale=1.0)
-    world = World(config, START)
-    _ensure_dagster_home()
-    instance = dg.DagsterInstance.get()
     land_references(world, Path(settings.landing_dir), START)
     references = execute_job_in_workspace(instance, "ingestion", run_config=QUIET, tags=partition_tags(
         defs.resolve_job_def("ingestion"), [START.isoformat()]))
@@ -224,6 +299,47 @@ def run(args: argparse.Namespace, workdir: Path, save) -> dict:
         train_channel_selector(spark, trained_on, selector, TrainParams())
         advance_entity_state(spark, settings, selector, day - dt.timedelta(days=2))
     figures["setup_seconds"] = round(time.perf_counter() - began, 1)
+    return figures
+
+
+def generated_world():
+    """The generator's world of the history (build_lake's seed): the day's importers, sellers and
+    PCCCs are the history's, so the state lookups hit as they would in service."""
+    from generator.config import GeneratorConfig
+    from generator.world import World
+
+    return World(GeneratorConfig(seed=5, scale=1.0), START)
+
+
+def dagster_instance():
+    """The work folder's Dagster instance (DAGSTER_HOME set by `use_workdir`)."""
+    from orchestration.cli import _ensure_dagster_home
+
+    _ensure_dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def run(args: argparse.Namespace, workdir: Path, save, prepared: dict | None = None) -> dict:
+    """The set-up (or `prepared`, its figures when copied from `--setup-dir`), the timed daily run
+    and the extras; `save(figures)` after each measured part (a later part that fails keeps the
+    earlier figures)."""
+    from benchmarks.memory import PeakMemory
+    from jobs.settings import Settings
+    from orchestration.cli import QUIET
+    from orchestration.definitions import defs
+    from orchestration.launch import execute_job_in_workspace, partition_tags
+    from orchestration.resources import SparkResource
+
+    day = START + dt.timedelta(days=args.history_days)
+    settings = Settings.from_env()
+    spark = SparkResource().session()
+    figures: dict = {"records": args.records, "history_days": args.history_days,
+                     "history_volume": args.history_volume, "cores": os.cpu_count(), "day": day.isoformat()}
+    if prepared is None:
+        prepared = prepare(spark, settings, args, workdir)
+    figures.update(history_seconds=prepared["history_seconds"], setup_seconds=prepared["setup_seconds"])
+    world, instance = generated_world(), dagster_instance()
+    config = world.config
 
     log(f"3/7 landing {args.records:,} records for {day}: {split(args.records)}")
     truth, written = land_day(config, world, Path(settings.landing_dir), day, split(args.records))
@@ -231,7 +347,7 @@ def run(args: argparse.Namespace, workdir: Path, save) -> dict:
 
     log(f"4/7 the daily_pipeline job for {day} (in-process, one SparkSession)")
     job = defs.resolve_job_def("daily_pipeline")
-    with PeakMemory() as memory, StepProgress(instance, "daily_pipeline"):
+    with PeakMemory() as memory, StepProgress(instance, "daily_pipeline"), PySpy(args.profile):
         began = time.perf_counter()
         done = execute_job_in_workspace(instance, "daily_pipeline", tags=partition_tags(job, [day.isoformat()]),
                                         run_config=QUIET)
@@ -239,6 +355,8 @@ def run(args: argparse.Namespace, workdir: Path, save) -> dict:
     if not done.success:
         raise SystemExit(f"the daily run failed: run {done.run_id} in {instance.root_directory}")
     steps = step_seconds(instance, done.run_id)
+    if args.profile:
+        (args.profile / "steps.json").write_text(json.dumps(step_windows(instance, done.run_id), indent=1))
     stages: dict[str, float] = {}
     for key, seconds in steps.items():
         stages[stage_of(key)] = round(stages.get(stage_of(key), 0) + seconds, 1)
@@ -318,14 +436,62 @@ def pandas_baseline(spark, settings, day: dt.date, workdir: Path) -> dict:
     command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", str(csv), "--history",
                str(history), "--booster", str(booster), "--out", str(workdir / "baseline" / "top.csv"),
                "--json", str(out)]
+    stop_spark(spark)  # the script gets the machine as a data scientist's laptop would give it
+    return run_with_memory_limit(command, workdir / "baseline" / "pandas.log", out)
+
+
+def stop_spark(spark) -> None:
+    """Stop the session and its driver JVM, so that the memory it held is free again."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    spark.stop()
+    if gateway is not None:
+        gateway.shutdown()
+        jvm = getattr(gateway, "proc", None)
+        if jvm is not None:
+            jvm.terminate()
+            jvm.wait(timeout=60)
+
+
+def run_with_memory_limit(command: list[str], log_path: Path, result_path: Path) -> dict:
+    """Run the pandas script, sampling its resident memory; past the memory this machine has free
+    (less 0.5 GB for the system) it is stopped and reported out of memory with the stage it was in,
+    instead of letting the kernel's OOM killer pick a victim."""
+    import psutil
+
+    limit = psutil.virtual_memory().available - 2**29
+    peak, out_of_memory = 0, False
     began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    with log_path.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
+        watched = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                rss = watched.memory_info().rss
+            except psutil.Error:
+                break
+            peak = max(peak, rss)
+            if rss > limit:
+                out_of_memory = True
+                proc.kill()
+                break
+            time.sleep(0.1)
+        proc.wait()
     wall = round(time.perf_counter() - began, 1)
-    if done.returncode != 0:
-        log(f"    the pandas script failed ({done.returncode}): {done.stderr[-800:]}")
-        return {"failed": True, "returncode": done.returncode, "error": done.stderr[-2000:], "wall_seconds": wall}
-    result = json.loads(out.read_text())
-    result["wall_seconds"] = wall
+    lines = log_path.read_text().splitlines()
+    if out_of_memory:
+        stage = lines[-1].strip() if lines else "before its first stage"
+        log(f"    the pandas script ran out of memory: {peak / 2**30:.2f} GB resident > the {limit / 2**30:.2f} GB "
+            f"free, after {wall}s (last finished: {stage})")
+        return {"failed": True, "out_of_memory": True, "memory_limit_gb": round(limit / 2**30, 2),
+                "peak_memory_gb": round(peak / 2**30, 2), "last_finished": stage, "wall_seconds": wall}
+    if proc.returncode != 0:
+        tail = "\n".join(lines[-20:])
+        log(f"    the pandas script failed ({proc.returncode}): {tail[-800:]}")
+        return {"failed": True, "returncode": proc.returncode, "error": tail[-2000:], "wall_seconds": wall}
+    result = json.loads(result_path.read_text())
+    result.update(wall_seconds=wall, peak_memory_gb_sampled=round(peak / 2**30, 2))
     log(f"    {result['total_seconds']}s, peak {result['peak_memory_gb']} GB: {result['seconds']}")
     return result
 
@@ -350,8 +516,12 @@ def readme_row(f: dict) -> str:
     """The README table's row for one result."""
     st = f["stage_seconds"]
     pandas = f.get("pandas", {})
-    baseline = ("-" if not pandas or pandas.get("failed")
-                else f"{pandas['total_seconds']} s, {pandas['peak_memory_gb']} GB")
+    if pandas.get("out_of_memory"):
+        baseline = f"out of memory ({pandas['peak_memory_gb']} GB > {pandas['memory_limit_gb']} GB free)"
+    elif not pandas or pandas.get("failed"):
+        baseline = "-"
+    else:
+        baseline = f"{pandas['total_seconds']} s, {pandas['peak_memory_gb']} GB"
     ratio = f.get("ratio", {}).get("declarations_end_to_end")
     ratio = "-" if ratio is None else f"{ratio}x"
     return (f"| {f['records']:,} | {f['history_days']} days | **{f['daily_run_seconds']} s** | {st.get('land')} | "
@@ -362,7 +532,8 @@ def readme_row(f: dict) -> str:
 
 def print_table(folder: Path) -> None:
     """The README table from every result in `folder`."""
-    results = [json.loads(p.read_text()) for p in sorted(folder.glob("daily_run-*.json"))]
+    results = [json.loads(p.read_text()) for p in sorted(folder.glob("daily_run-*.json"))
+               if not p.stem.endswith("-profiled")]
     for f in sorted(results, key=lambda f: (f["history_days"], f["records"])):
         print(readme_row(f))
 
@@ -376,7 +547,10 @@ def summary(figures: dict) -> str:
     if "training" in figures:
         t = figures["training"]
         lines.append(f"training on {t['rows']:,} labelled rows: {t['seconds']}s")
-    if "pandas" in figures and not figures["pandas"].get("failed"):
+    if figures.get("pandas", {}).get("out_of_memory"):
+        lines.append(f"pandas script (declarations only): out of memory at {figures['pandas']['peak_memory_gb']} GB "
+                     f"resident ({figures['pandas']['memory_limit_gb']} GB free)")
+    elif "pandas" in figures and not figures["pandas"].get("failed"):
         lines.append(f"pandas script (declarations only): {figures['pandas']['total_seconds']}s, "
                      f"{figures['pandas']['peak_memory_gb']} GB; lakehouse / pandas: {figures['ratio']}")
     return "\n".join(lines)

@@ -204,7 +204,8 @@ def express(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Gen
     order_id = np.where(online, np.char.add("O", rng.integers(10**9, 10**10, n).astype(str)), "")
     purpose = np.where(rng.random(n) < 0.93, "personal", "commercial")
     clearance = np.where((declared_usd <= limit) & (purpose == "personal"), "list", "full")
-    awb = np.char.add(f"E{day:%y%m%d}", np.char.zfill(rng.choice(10**6, n, replace=False).astype(str), 6))
+    serial = 6 if n <= 10**6 else 7  # one more digit for a day of more than a million parcels
+    awb = np.char.add(f"E{day:%y%m%d}", np.char.zfill(rng.choice(10**serial, n, replace=False).astype(str), serial))
     awb = awb.astype(object)
     misuse = shared | unregistered | suspended
     fraud_type = np.select([drugs, watch_seller, misuse, under, is_split],
