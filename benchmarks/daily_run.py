@@ -520,8 +520,8 @@ def readme_row(f: dict) -> str:
         baseline = f"out of memory ({pandas['peak_memory_gb']} GB > {pandas['memory_limit_gb']} GB free)"
     elif not pandas or pandas.get("failed"):
         baseline = "-"
-    else:
-        baseline = f"{pandas['total_seconds']} s, {pandas['peak_memory_gb']} GB"
+    else:  # the watchdog's sample where present: older results took ru_maxrss, which inherits the parent's
+        baseline = f"{pandas['total_seconds']} s, {pandas.get('peak_memory_gb_sampled', pandas['peak_memory_gb'])} GB"
     ratio = f.get("ratio", {}).get("declarations_end_to_end")
     ratio = "-" if ratio is None else f"{ratio}x"
     return (f"| {f['records']:,} | {f['history_days']} days | **{f['daily_run_seconds']} s** | {st.get('land')} | "
