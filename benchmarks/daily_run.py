@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -147,13 +148,17 @@ class PySpy:
             command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(os.getpid()),
                        "--subprocesses", "--rate", "20", "--format", "raw", "--nonblocking",
                        "--output", str(self.folder / "pyspy.txt")]
-            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                         stderr=(self.folder / "pyspy.log").open("w"))
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
-            self.proc.send_signal(2)  # py-spy writes its output on SIGINT
-            self.proc.wait(timeout=120)
+            self.proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def land_references(world, landing: Path, day: dt.date) -> None:
@@ -221,9 +226,10 @@ def main() -> None:
 
 def use_workdir(workdir: Path) -> None:
     """Everything a run touches lives in the work folder: lake, landing, publish, GX, MLflow, Dagster."""
+    for name in [n for n in os.environ if n.startswith("CUSTOMS_")]:  # a shell's lake, profile or conf
+        del os.environ[name]
     os.environ.update(CUSTOMS_HOME=str(workdir), DAGSTER_HOME=str(workdir / "dagster_home"),
                       MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlflow.db'}", GX_ANALYTICS_ENABLED="false")
-    os.environ.pop("CUSTOMS_SPARK_CONF", None)
 
 
 def write_setup(args: argparse.Namespace, folder: Path) -> None:
@@ -255,8 +261,11 @@ def reuse_setup(args: argparse.Namespace, workdir: Path) -> dict:
                          f"records, not {args.history_days} x {args.history_volume}: use another --setup-dir")
     log(f"1-2/7 set-up copied from {args.setup_dir} (built in {prepared['history_seconds']} + "
         f"{prepared['setup_seconds']} s)")
+    if workdir.exists() and any(workdir.iterdir()):
+        raise SystemExit(f"{workdir} is not empty: a run from a copied set-up needs an empty work folder")
     shutil.copytree(args.setup_dir, workdir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("train_lake", "setup.json", "mlruns"))
+    os.sync()  # the copy's writes are not left to slow the timed run
     return prepared
 
 
@@ -451,7 +460,12 @@ def stop_spark(spark) -> None:
         jvm = getattr(gateway, "proc", None)
         if jvm is not None:
             jvm.terminate()
-            jvm.wait(timeout=60)
+            try:
+                jvm.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                jvm.kill()
+                jvm.wait()
+    SparkContext._gateway = SparkContext._jvm = None  # a later session starts a new JVM
 
 
 def run_with_memory_limit(command: list[str], log_path: Path, result_path: Path) -> dict:
@@ -481,7 +495,8 @@ def run_with_memory_limit(command: list[str], log_path: Path, result_path: Path)
     wall = round(time.perf_counter() - began, 1)
     lines = log_path.read_text().splitlines()
     if out_of_memory:
-        stage = lines[-1].strip() if lines else "before its first stage"
+        stages = [line.strip() for line in lines if line.startswith("  pandas ")]
+        stage = stages[-1] if stages else "before its first stage"
         log(f"    the pandas script ran out of memory: {peak / 2**30:.2f} GB resident > the {limit / 2**30:.2f} GB "
             f"free, after {wall}s (last finished: {stage})")
         return {"failed": True, "out_of_memory": True, "memory_limit_gb": round(limit / 2**30, 2),
@@ -520,8 +535,10 @@ def readme_row(f: dict) -> str:
         baseline = f"out of memory ({pandas['peak_memory_gb']} GB > {pandas['memory_limit_gb']} GB free)"
     elif not pandas or pandas.get("failed"):
         baseline = "-"
-    else:  # the watchdog's sample where present: older results took ru_maxrss, which inherits the parent's
-        baseline = f"{pandas['total_seconds']} s, {pandas.get('peak_memory_gb_sampled', pandas['peak_memory_gb'])} GB"
+    elif "peak_memory_gb_sampled" in pandas:
+        baseline = f"{pandas['total_seconds']} s, {pandas['peak_memory_gb_sampled']} GB"
+    else:  # an older result: ru_maxrss, which inherits the forking parent's size
+        baseline = f"{pandas['total_seconds']} s, (memory not sampled)"
     ratio = f.get("ratio", {}).get("declarations_end_to_end")
     ratio = "-" if ratio is None else f"{ratio}x"
     return (f"| {f['records']:,} | {f['history_days']} days | **{f['daily_run_seconds']} s** | {st.get('land')} | "

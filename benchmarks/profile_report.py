@@ -19,17 +19,17 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 PROJECT_PACKAGES = ("jobs/", "features/", "models/", "expectations/", "orchestration/")
+BENCHMARK_THREADS = ("PeakMemory.", "StepProgress.")
 
 
 def read_events(folder: Path) -> list[dict]:
     """Every event of the (uncompressed, not rolled) Spark event log in `folder/events`."""
     logs = [p for p in (folder / "events").iterdir() if p.is_file() and not p.name.endswith(".inprogress")]
     logs = logs or list((folder / "events").iterdir())
-    events = []
-    for path in logs:
-        with path.open() as lines:
-            events.extend(json.loads(line) for line in lines if line.strip())
-    return events
+    if len(logs) > 1:
+        raise SystemExit(f"{folder / 'events'} holds {len(logs)} applications' logs: profile into an empty folder")
+    with logs[0].open() as lines:
+        return [json.loads(line) for line in lines if line.strip()]
 
 
 def spark_activity(events: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
@@ -61,10 +61,9 @@ def spark_activity(events: list[dict]) -> tuple[list[dict], list[dict], list[dic
                                         "end": info.get("Completion Time", 0) / 1000}
     for stage_id, stage in stages.items():
         stage["task_seconds"] = round(task_seconds[stage_id], 2)
-    done = [j for j in jobs.values() if "end" in j]
-    for job in done:
-        job["task_seconds"] = sum(stages[s]["task_seconds"] for s in job["stages"] if s in stages)
-    return [s for s in sql.values() if "end" in s], done, list(stages.values())
+    # a job also lists the stages it skipped (reused shuffle output): task time is counted per
+    # stage, by the stage's own submission time, never per job
+    return [s for s in sql.values() if "end" in s], [j for j in jobs.values() if "end" in j], list(stages.values())
 
 
 def busy_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -116,11 +115,13 @@ def pyspy_functions(path: Path, top: int = 25) -> dict:
         frames = frames[processes[-1] + 1 if processes else 0:]
         if not frames:
             continue
+        if any(f.startswith(BENCHMARK_THREADS) for f in frames):
+            continue  # the benchmark's own threads (memory sampling, progress), not the run
         samples = int(count)
         totals[kind] += samples
         leaf[kind][frames[-1]] += samples
         for frame in set(frames):
-            if any(f"/{package}" in frame or f"({package}" in frame for package in PROJECT_PACKAGES):
+            if any(f"({package}" in frame for package in PROJECT_PACKAGES):
                 inclusive[kind][frame] += samples
     return {kind: {"samples": totals[kind],
                    "project_functions": inclusive[kind].most_common(top),
@@ -142,7 +143,7 @@ def main() -> None:
         spark_busy = busy_seconds([(j["start"], min(j["end"], window[1])) for j in step_jobs])
         per_step[key] = {"wall": round(window[1] - window[0], 1), "spark_busy": round(spark_busy, 1),
                          "driver_only": round(window[1] - window[0] - spark_busy, 1),
-                         "task_seconds": round(sum(j["task_seconds"] for j in step_jobs), 1),
+                         "task_seconds": round(sum(s["task_seconds"] for s in stages if within(s, window)), 1),
                          "jobs": len(step_jobs), "sql_executions": sum(within(s, window) for s in sql)}
     print(f"{'step':45} {'wall':>7} {'spark':>7} {'driver':>7} {'tasks':>8} {'jobs':>5}")
     for key, f in per_step.items():
@@ -151,7 +152,8 @@ def main() -> None:
 
     step = args.step or max(per_step, key=lambda k: per_step[k]["wall"])
     window = windows[step]
-    top_sql = sorted((s for s in sql if within(s, window)), key=lambda s: s["start"] - s["end"])[:args.top]
+    top_sql = sorted((s for s in sql if within(s, window)), key=lambda s: s["end"] - s["start"], reverse=True)
+    top_sql = top_sql[:args.top]
     top_stages = sorted((s for s in stages if within(s, window)), key=lambda s: -s["task_seconds"])[:args.top]
     print(f"\n{step}: the longest SQL executions")
     for s in top_sql:
@@ -162,7 +164,8 @@ def main() -> None:
               f"{s['name'][:80]}")
     functions = pyspy_functions(args.folder / "pyspy.txt")
     for kind, found in functions.items():
-        print(f"\npy-spy, {kind}: {found['samples']} samples at 20/s (busy seconds = samples / 20)")
+        print(f"\npy-spy, {kind}: {found['samples']} samples at 20/s = {found['samples'] / 20:.0f} busy thread-seconds "
+              "(summed over threads and processes)")
         for frame, count in found["project_functions"][:args.top]:
             print(f"  {count / 20:7.1f}s  {frame[:110]}")
     report = {"steps": per_step, "step": step,
