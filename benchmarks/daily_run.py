@@ -1,7 +1,8 @@
 """The daily run at national volume, end to end, as the Dagster job executes it.
 
-    .venv/bin/python benchmarks/daily_run.py --records 1000000 --history-days 30
+    .venv/bin/python benchmarks/daily_run.py --records 1000000 --history-days 30 --setup-dir .bench/h30
     make bench                                   # every size after 30 and 180 days of history
+    .venv/bin/python benchmarks/daily_run.py --table     # the README table of the results so far
 
 Set-up (not timed as the run): --history-days of history at --history-volume records a day
 (declarations : express : mail = 2 : 2 : 1) written straight into silver with the generator's
@@ -14,7 +15,14 @@ from Dagster's own step events; the peak memory is the whole process tree's (dri
 workers included). The weekly price and supply checks run after it, timed apart; then training a
 selector on --train-rows labelled rows (the day's features, labelled with the generator's truth),
 and the plain pandas script (benchmarks/pandas_daily.py) on the same day of declarations, in its
-own process. Writes benchmarks/results/daily_run-<records>-h<days>.json.
+own process, with Spark stopped and under a memory watchdog. Writes
+benchmarks/results/daily_run-<records>-h<days>.json.
+
+`--setup-dir DIR` builds the set-up once in DIR (its own process) and starts every run from a copy
+of it in an empty work folder, so the timed run's JVM starts cold, as a morning's run does.
+`--profile DIR` also records Spark's event log, py-spy's samples of the driver and its Python
+workers and the steps' times (read with benchmarks/profile_report.py); such a run is written as
+`...-profiled.json` and left out of the table.
 """
 
 from __future__ import annotations
