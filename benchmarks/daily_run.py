@@ -247,7 +247,7 @@ def write_setup(args: argparse.Namespace, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     spark = SparkResource().session()
-    figures = prepare(spark, Settings.from_env(), args, folder)
+    figures = prepare(spark, Settings.from_env(), args, folder, generated_world(), dagster_instance())
     figures.update(history_days=args.history_days, history_volume=args.history_volume)
     (folder / "setup.json").write_text(json.dumps(figures, indent=2))
     log(f"set-up ready in {folder}: {figures}")
@@ -277,7 +277,7 @@ def reuse_setup(args: argparse.Namespace, workdir: Path) -> dict:
     return prepared
 
 
-def prepare(spark, settings, args: argparse.Namespace, workdir: Path) -> dict:
+def prepare(spark, settings, args: argparse.Namespace, workdir: Path, world, instance) -> dict:
     """The untimed set-up: history into silver, the reference lists ingested, the champions trained
     and promoted, the entity state advanced to the day before the last history day."""
     from generator.silver import build_lake
@@ -290,7 +290,6 @@ def prepare(spark, settings, args: argparse.Namespace, workdir: Path) -> dict:
     from orchestration.launch import execute_job_in_workspace, partition_tags
 
     day = START + dt.timedelta(days=args.history_days)
-    world, instance = generated_world(), dagster_instance()
     figures = {}
     log(f"1/7 history: {args.history_days} days x {args.history_volume:,} records into silver ({workdir})")
     began = time.perf_counter()
@@ -352,10 +351,10 @@ def run(args: argparse.Namespace, workdir: Path, save, prepared: dict | None = N
     spark = SparkResource().session()
     figures: dict = {"records": args.records, "history_days": args.history_days,
                      "history_volume": args.history_volume, "cores": os.cpu_count(), "day": day.isoformat()}
-    if prepared is None:
-        prepared = prepare(spark, settings, args, workdir)
-    figures.update(history_seconds=prepared["history_seconds"], setup_seconds=prepared["setup_seconds"])
     world, instance = generated_world(), dagster_instance()
+    if prepared is None:
+        prepared = prepare(spark, settings, args, workdir, world, instance)
+    figures.update(history_seconds=prepared["history_seconds"], setup_seconds=prepared["setup_seconds"])
     config = world.config
 
     log(f"3/7 landing {args.records:,} records for {day}: {split(args.records)}")
@@ -449,12 +448,17 @@ def pandas_baseline(spark, settings, day: dt.date, workdir: Path) -> dict:
     booster = workdir / "baseline" / "fraud.ubj"
     booster.write_bytes(load_champion(SELECTORS["declarations"]).fraud)
     csv = next((Path(settings.landing_dir) / "declarations" / day.isoformat()).glob("*.csv"))
-    out = workdir / "baseline" / "result.json"
-    command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", str(csv), "--history",
-               str(history), "--booster", str(booster), "--out", str(workdir / "baseline" / "top.csv"),
-               "--json", str(out)]
     stop_spark(spark)  # the script gets the machine as a data scientist's laptop would give it
-    return run_with_memory_limit(command, workdir / "baseline" / "pandas.log", out)
+    return run_pandas_script(csv, history.parent, history.parent)
+
+
+def run_pandas_script(csv: Path, baseline: Path, work: Path) -> dict:
+    """benchmarks/pandas_daily.py on the day's declarations `csv` with `baseline`'s history.parquet
+    and fraud.ubj, its list, figures and log in `work`, under the memory watchdog."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", str(csv), "--history",
+               str(baseline / "history.parquet"), "--booster", str(baseline / "fraud.ubj"), "--out",
+               str(work / "top.csv"), "--json", str(work / "result.json")]
+    return run_with_memory_limit(command, work / "pandas.log", work / "result.json")
 
 
 def stop_spark(spark) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.daily_run import START, generated_world, log, run_with_memory_limit  # noqa: E402
+from benchmarks.daily_run import START, generated_world, log, run_pandas_script  # noqa: E402
 
 CHUNK = 250_000
 
@@ -66,11 +66,7 @@ def main() -> None:
             csv = work / "declarations.csv"
             write_declarations(csv, day, rows)
             log(f"  {csv.stat().st_size / 2**30:.2f} GB of CSV; the pandas script")
-            command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", str(csv),
-                       "--history", str(args.baseline / "history.parquet"), "--booster",
-                       str(args.baseline / "fraud.ubj"), "--out", str(work / "top.csv"), "--json",
-                       str(work / "result.json")]
-            result = run_with_memory_limit(command, work / "pandas.log", work / "result.json")
+            result = run_pandas_script(csv, args.baseline, work)
             result["declarations"] = rows
             results.append(result)
             args.out.write_text(json.dumps(results, indent=2))
