@@ -89,9 +89,10 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
     return {key: round(end - start, 2) for key, (start, end) in step_windows(instance, run_id).items()}
 
 
-def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int]):
-    """Write the day's landing file per channel (with the generator's damaged rows); returns the
-    truth of the declarations (for the training benchmark) and the records written."""
+def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int], file_rows: int = 0):
+    """Write the day's landing files per channel (with the generator's damaged rows): one file,
+    or files of at most `file_rows` records (a national day arrives in batches); returns the truth
+    of the declarations (for the training benchmark) and the records written."""
     import numpy as np
     import pandas as pd
 
@@ -103,9 +104,13 @@ def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int])
     for source, rows in counts.items():
         rng = np.random.default_rng([config.seed, 11, day.toordinal(), rows])
         batch = getattr(channels, source)(world, day, rows, config.rates, rng)
-        frame, cut = damage_rows(source, batch.rows, config.rates.bad_rows, rng)
-        write_csv(frame, landing / source / day.isoformat() / f"{source}-{day}.csv", cut, ENCODING.get(source, "utf-8"))
-        written[source] = len(frame) + len(cut)
+        size = max(1, file_rows if 0 < file_rows < len(batch.rows) else len(batch.rows))
+        written[source] = 0
+        for part, first in enumerate(range(0, max(len(batch.rows), 1), size)):
+            frame, cut = damage_rows(source, batch.rows.iloc[first:first + size], config.rates.bad_rows, rng)
+            name = f"{source}-{day}.csv" if size >= len(batch.rows) else f"{source}-{day}-{part:03d}.csv"
+            write_csv(frame, landing / source / day.isoformat() / name, cut, ENCODING.get(source, "utf-8"))
+            written[source] += len(frame) + len(cut)
         if source == "declarations":
             truths.append(batch.truth)
     return pd.concat(truths), written
@@ -188,6 +193,8 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=0,
                         help="train a selector on this many labelled rows of the day (0: skip)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the pandas script")
+    parser.add_argument("--file-rows", type=int, default=0,
+                        help="land each source's day as files of at most this many records (default: one file)")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder, removed after")
     parser.add_argument("--setup-dir", type=Path, default=None,
                         help="build the set-up (history, reference lists, champions, state) once in DIR and start "
@@ -358,8 +365,10 @@ def run(args: argparse.Namespace, workdir: Path, save, prepared: dict | None = N
     config = world.config
 
     log(f"3/7 landing {args.records:,} records for {day}: {split(args.records)}")
-    truth, written = land_day(config, world, Path(settings.landing_dir), day, split(args.records))
+    truth, written = land_day(config, world, Path(settings.landing_dir), day, split(args.records), args.file_rows)
     figures["landed"] = written
+    if args.file_rows:
+        figures["file_rows"] = args.file_rows
 
     log(f"4/7 the daily_pipeline job for {day} (in-process, one SparkSession)")
     job = defs.resolve_job_def("daily_pipeline")
@@ -553,10 +562,11 @@ def readme_row(f: dict) -> str:
         baseline = f"{pandas['total_seconds']} s, (memory not sampled)"
     ratio = f.get("ratio", {}).get("declarations_end_to_end")
     ratio = "-" if ratio is None else f"{ratio}x"
-    return (f"| {f['records']:,} | {f['history_days']} days | **{f['daily_run_seconds']} s** | {st.get('land')} | "
-            f"{st.get('validate')} | {st.get('state')} | {st.get('score_and_lists')} | {st.get('feedback')} | "
-            f"{st.get('dashboard')} | {f['peak_memory_gb']} GB | {f['weekly_markets_seconds']} s | {baseline} | "
-            f"{ratio} |")
+    files = f" (files of {f['file_rows']:,})" if f.get("file_rows") else ""
+    return (f"| {f['records']:,}{files} | {f['history_days']} days | **{f['daily_run_seconds']} s** | "
+            f"{st.get('land')} | {st.get('validate')} | {st.get('state')} | {st.get('score_and_lists')} | "
+            f"{st.get('feedback')} | {st.get('dashboard')} | {f['peak_memory_gb']} GB | "
+            f"{f['weekly_markets_seconds']} s | {baseline} | {ratio} |")
 
 
 def print_table(folder: Path) -> None:

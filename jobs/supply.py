@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.prices import ITEM_COLUMNS
@@ -30,12 +30,19 @@ class SupplyRule:
     window_weeks: int = 2            # the weeks to the alert week pooled as its evidence
     baseline_weeks: int = 8          # the weeks before that window
     min_baseline_weeks: int = 2
-    min_baseline_declarations: float = 6.0  # the baseline's declarations a week
+    min_baseline_declarations: float = 5.0  # the baseline's declarations a week
     volume_drop: float = 0.6         # the window's declarations at most this share of the expected ...
     drop_z: float = -3.0             # ... and that many Poisson standard deviations below it
     dependence_share: float = 0.7    # one origin's share of the window's declarations at or above this ...
     dependence_z: float = 4.0        # ... that many binomial standard deviations above its baseline share
     min_declarations: int = 6        # in the window, for a dependence alert
+    # A supply shock shows both at once: fewer shipments and most of what is left from one origin.
+    # Together the two are strong evidence where each alone is too weak to alert on (a thin item's
+    # fall from 13 to 5 declarations is 2.2 Poisson sd; 5 declarations are too few for dependence).
+    # None: no combined alert.
+    combined_drop_z: float | None = -2.0     # with the drop share above, and ...
+    combined_dependence_z: float = 3.0       # ... the dependence share above, at this z, ...
+    combined_min_declarations: int = 2       # ... on at least this many declarations in the window
 
 
 def supply_metrics(rows: DataFrame) -> DataFrame:
@@ -114,21 +121,35 @@ def supply_evidence(metrics: DataFrame, weeks: list[dt.date], rule: SupplyRule,
                             / F.sqrt(F.greatest(base_share * (1 - base_share), F.lit(0.01))
                                      / F.greatest(F.col("declarations"), F.lit(1))))
                 .join(window_figures, keys, "left"))
-    per_week = expected / rule.window_weeks
-    return enriched.withColumn("has_base", (F.col("baseline_weeks_used") >= rule.min_baseline_weeks)
-                               & (per_week >= rule.min_baseline_declarations))
+    return enriched.withColumn("has_base", has_baseline(rule))
+
+
+def has_baseline(rule: SupplyRule) -> Column:
+    """Whether an item-week of `supply_evidence` has enough baseline to alert on: at least
+    `min_baseline_weeks` weeks of it, at `min_baseline_declarations` declarations a week."""
+    return ((F.col("baseline_weeks_used") >= rule.min_baseline_weeks)
+            & (F.col("expected") / rule.window_weeks >= rule.min_baseline_declarations))
 
 
 def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
     """The item-weeks of `supply_evidence` that raise `volume_drop` (the window's declarations at
     most `volume_drop` of the expected and `drop_z` sd below it) or `origin_dependence` (one origin
     supplies at least `dependence_share` of at least `min_declarations` declarations,
-    `dependence_z` sd above its baseline share), each with a one-line reason."""
+    `dependence_z` sd above its baseline share) or `drop_with_dependence` (both at once on weaker
+    evidence: the same shares at `combined_drop_z` and `combined_dependence_z` sd, on at least
+    `combined_min_declarations` declarations), each with a one-line reason."""
     expected = F.col("expected")
     has_base = F.col("has_base")
     drop = has_base & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.drop_z)
     dependence = (has_base & (F.col("declarations") >= rule.min_declarations)
                   & (F.col("top_origin_share") >= rule.dependence_share) & (F.col("dependence_z") >= rule.dependence_z))
+    combined = F.lit(False)
+    if rule.combined_drop_z is not None:
+        combined = (has_base & ~drop & ~dependence
+                    & (F.col("declarations") >= rule.combined_min_declarations)
+                    & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.combined_drop_z)
+                    & (F.col("top_origin_share") >= rule.dependence_share)
+                    & (F.col("dependence_z") >= rule.combined_dependence_z))
     span = f"{rule.window_weeks} weeks" if rule.window_weeks > 1 else "the week"
     drop_reason = F.concat(
         F.lit(f"imports over {span} to this one fell to "), F.col("declarations").cast("string"),
@@ -143,7 +164,10 @@ def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
         F.format_number("dependence_z", 1), F.lit(")"))
     alerts = F.filter(F.array(F.when(drop, F.struct(F.lit("volume_drop").alias("alert"), drop_reason.alias("reason"))),
                               F.when(dependence, F.struct(F.lit("origin_dependence").alias("alert"),
-                                                          dependence_reason.alias("reason")))),
+                                                          dependence_reason.alias("reason"))),
+                              F.when(combined, F.struct(F.lit("drop_with_dependence").alias("alert"),
+                                                        F.concat(drop_reason, F.lit("; "), dependence_reason)
+                                                        .alias("reason")))),
                       lambda a: a.isNotNull())
     return (enriched.withColumn("_alert", F.explode(alerts))
             .select("week_start", F.date_add("week_start", 6).alias("week_end"), *ITEM_COLUMNS,

@@ -142,6 +142,31 @@ def test_supply_alerts_on_a_drop_and_on_a_new_dependence(spark):
     assert supply_alerts(metrics, [MONDAY + dt.timedelta(weeks=6)], rule).count() == 0
 
 
+def test_a_thin_items_shock_alerts_on_the_drop_and_dependence_together(spark):
+    """7 declarations a week fall to 3 and 2, all from one new origin: 5 against 14 expected is
+    only 2.4 Poisson sd (no volume_drop) and 5 declarations are too few for origin_dependence
+    alone; together they are the shock. The same fall spread over the usual origins raises nothing."""
+    rule = SupplyRule()
+    mixed = ["CN", "US", "VN", "JP", "DE"]
+
+    def alerts_after(shock_origins: list[str]) -> dict:
+        rows = [(f"b{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i % 5), "270900", mixed[(w + i) % 5], 10.0, 1e4)
+                for w in range(7) for i in range(7)]
+        rows += [(f"s{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i), "270900", shock_origins[i], 10.0, 1e4)
+                 for w, n in ((7, 3), (8, 2)) for i in range(n)]
+        metrics = supply_metrics(rows_of(spark, spark.createDataFrame(rows, DECLARATION_SCHEMA),
+                                         [item("SI0001", "270900", list_type="supply_import")], SUPPLY_LISTS))
+        return {r.alert: r for r in supply_alerts(metrics, [MONDAY + dt.timedelta(weeks=8)], rule).collect()}
+
+    alerts = alerts_after(["ID", "ID", "ID"])
+    assert set(alerts) == {"drop_with_dependence"}
+    shock = alerts["drop_with_dependence"]
+    assert (shock.declarations, shock.baseline_declarations_per_week, shock.top_origin) == (5, 7.0, "ID")
+    assert shock.drop_z > rule.drop_z and shock.drop_z <= rule.combined_drop_z
+    assert "fell to 5 declarations against 14.0 expected" in shock.reason and "ID supplied 100%" in shock.reason
+    assert alerts_after(["CN", "US", "VN"]) == {}
+
+
 def test_the_weekly_assets_write_gold_and_publish_csvs(spark, settings):
     import dagster as dg
 
