@@ -456,15 +456,15 @@ def pandas_baseline(spark, settings, day: dt.date, workdir: Path) -> dict:
      .coalesce(1).write.mode("overwrite").parquet(str(history)))
     booster = workdir / "baseline" / "fraud.ubj"
     booster.write_bytes(load_champion(SELECTORS["declarations"]).fraud)
-    csv = next((Path(settings.landing_dir) / "declarations" / day.isoformat()).glob("*.csv"))
+    csvs = sorted((Path(settings.landing_dir) / "declarations" / day.isoformat()).glob("*.csv"))
     stop_spark(spark)  # the script gets the machine as a data scientist's laptop would give it
-    return run_pandas_script(csv, history.parent, history.parent)
+    return run_pandas_script(csvs, history.parent, history.parent)
 
 
-def run_pandas_script(csv: Path, baseline: Path, work: Path) -> dict:
-    """benchmarks/pandas_daily.py on the day's declarations `csv` with `baseline`'s history.parquet
-    and fraud.ubj, its list, figures and log in `work`, under the memory watchdog."""
-    command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", str(csv), "--history",
+def run_pandas_script(csvs: list[Path], baseline: Path, work: Path) -> dict:
+    """benchmarks/pandas_daily.py on the day's declarations files `csvs` with `baseline`'s
+    history.parquet and fraud.ubj, its list, figures and log in `work`, under the memory watchdog."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "pandas_daily.py"), "--day-csv", *map(str, csvs), "--history",
                str(baseline / "history.parquet"), "--booster", str(baseline / "fraud.ubj"), "--out",
                str(work / "top.csv"), "--json", str(work / "result.json")]
     return run_with_memory_limit(command, work / "pandas.log", work / "result.json")

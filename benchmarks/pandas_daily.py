@@ -33,9 +33,10 @@ CODES = ["declaration_id", "office_id", "process_type", "import_type", "import_u
          "country_of_departure", "country_of_origin", "tax_type", "country_of_origin_indicator"]
 
 
-def read_day(path: Path) -> pd.DataFrame:
-    """The day's CSV as strings (the lakehouse lands raw strings too)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+def read_day(paths: list[Path]) -> pd.DataFrame:
+    """The day's CSV files as strings (the lakehouse lands raw strings too), one frame."""
+    frames = [pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8") for path in paths]
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     frame.columns = [c.strip().lower().replace(" ", "_") for c in frame.columns]
     return frame
 
@@ -106,7 +107,7 @@ def score(features: pd.DataFrame, booster: xgb.Booster) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--day-csv", type=Path, required=True)
+    parser.add_argument("--day-csv", type=Path, nargs="+", required=True, help="the day's declarations file(s)")
     parser.add_argument("--history", type=Path, required=True, help="parquet file of labelled earlier declarations")
     parser.add_argument("--booster", type=Path, required=True, help="the champion's fraud booster (.ubj)")
     parser.add_argument("--share", type=float, default=0.05)

@@ -66,7 +66,7 @@ def main() -> None:
             csv = work / "declarations.csv"
             write_declarations(csv, day, rows)
             log(f"  {csv.stat().st_size / 2**30:.2f} GB of CSV; the pandas script")
-            result = run_pandas_script(csv, args.baseline, work)
+            result = run_pandas_script([csv], args.baseline, work)
             result["declarations"] = rows
             results.append(result)
             args.out.write_text(json.dumps(results, indent=2))
