@@ -39,10 +39,14 @@ class SupplyRule:
     # A supply shock shows both at once: fewer shipments and most of what is left from one origin.
     # Together the two are strong evidence where each alone is too weak to alert on (a thin item's
     # fall from 13 to 5 declarations is 2.2 Poisson sd; 5 declarations are too few for dependence).
+    # At a handful of declarations the binomial z of a new origin is large by construction (2 of 2
+    # from a new origin is z 14): there the alert rests on the drop and on every remaining shipment
+    # coming from an origin that had a small share. A minimum of 3 from the top origin missed one
+    # of 56 development shocks at the same false-alarm rate (benchmarks/supply_rule_grid.py).
     # None: no combined alert.
     combined_drop_z: float | None = -2.0     # with the drop share above, and ...
     combined_dependence_z: float = 3.0       # ... the dependence share above, at this z, ...
-    combined_min_declarations: int = 2       # ... on at least this many declarations in the window
+    combined_min_top_origin: int = 2         # ... the top origin with at least this many declarations
 
 
 def supply_metrics(rows: DataFrame) -> DataFrame:
@@ -136,8 +140,8 @@ def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
     most `volume_drop` of the expected and `drop_z` sd below it) or `origin_dependence` (one origin
     supplies at least `dependence_share` of at least `min_declarations` declarations,
     `dependence_z` sd above its baseline share) or `drop_with_dependence` (both at once on weaker
-    evidence: the same shares at `combined_drop_z` and `combined_dependence_z` sd, on at least
-    `combined_min_declarations` declarations), each with a one-line reason."""
+    evidence: the same shares at `combined_drop_z` and `combined_dependence_z` sd, the top origin
+    with at least `combined_min_top_origin` declarations), each with a one-line reason."""
     expected = F.col("expected")
     has_base = F.col("has_base")
     drop = has_base & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.drop_z)
@@ -146,7 +150,7 @@ def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
     combined = F.lit(False)
     if rule.combined_drop_z is not None:
         combined = (has_base & ~drop & ~dependence
-                    & (F.col("declarations") >= rule.combined_min_declarations)
+                    & (F.col("top_n") >= rule.combined_min_top_origin)
                     & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.combined_drop_z)
                     & (F.col("top_origin_share") >= rule.dependence_share)
                     & (F.col("dependence_z") >= rule.combined_dependence_z))

@@ -4,6 +4,7 @@ for the target lists, the weekly assets and their CSVs, and detection on generat
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -143,28 +144,33 @@ def test_supply_alerts_on_a_drop_and_on_a_new_dependence(spark):
 
 
 def test_a_thin_items_shock_alerts_on_the_drop_and_dependence_together(spark):
-    """7 declarations a week fall to 3 and 2, all from one new origin: 5 against 14 expected is
-    only 2.4 Poisson sd (no volume_drop) and 5 declarations are too few for origin_dependence
-    alone; together they are the shock. The same fall spread over the usual origins raises nothing."""
+    """5-6 declarations a week fall to 2 and 1, all from one new origin: 3 against 10.9 expected is
+    only 2.4 Poisson sd (no volume_drop) and 3 declarations are too few for origin_dependence alone;
+    together they are the shock. The same fall spread over the usual origins raises nothing, nor
+    does a baseline under the minimum a week."""
     rule = SupplyRule()
     mixed = ["CN", "US", "VN", "JP", "DE"]
+    weekly = [5, 6, 5, 6, 5, 6, 5]  # 5.43 a week: above the 5-a-week minimum
 
-    def alerts_after(shock_origins: list[str]) -> dict:
+    def alerts_after(week7: list[str], week8: list[str], judged_by: SupplyRule = rule) -> dict:
         rows = [(f"b{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i % 5), "270900", mixed[(w + i) % 5], 10.0, 1e4)
-                for w in range(7) for i in range(7)]
-        rows += [(f"s{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i), "270900", shock_origins[i], 10.0, 1e4)
-                 for w, n in ((7, 3), (8, 2)) for i in range(n)]
+                for w, n in enumerate(weekly) for i in range(n)]
+        rows += [(f"s{w}-{i}", MONDAY + dt.timedelta(weeks=w, days=i), "270900", origin, 10.0, 1e4)
+                 for w, origins in ((7, week7), (8, week8)) for i, origin in enumerate(origins)]
         metrics = supply_metrics(rows_of(spark, spark.createDataFrame(rows, DECLARATION_SCHEMA),
                                          [item("SI0001", "270900", list_type="supply_import")], SUPPLY_LISTS))
-        return {r.alert: r for r in supply_alerts(metrics, [MONDAY + dt.timedelta(weeks=8)], rule).collect()}
+        return {r.alert: r for r in supply_alerts(metrics, [MONDAY + dt.timedelta(weeks=8)], judged_by).collect()}
 
-    alerts = alerts_after(["ID", "ID", "ID"])
+    alerts = alerts_after(["ID", "ID"], ["ID"])
     assert set(alerts) == {"drop_with_dependence"}
     shock = alerts["drop_with_dependence"]
-    assert (shock.declarations, shock.baseline_declarations_per_week, shock.top_origin) == (5, 7.0, "ID")
-    assert shock.drop_z > rule.drop_z and shock.drop_z <= rule.combined_drop_z
-    assert "fell to 5 declarations against 14.0 expected" in shock.reason and "ID supplied 100%" in shock.reason
-    assert alerts_after(["CN", "US", "VN"]) == {}
+    assert (shock.declarations, shock.baseline_declarations_per_week, shock.top_origin) == (3, 5.43, "ID")
+    assert rule.drop_z < shock.drop_z <= rule.combined_drop_z
+    assert "fell to 3 declarations against 10.9 expected" in shock.reason and "ID supplied 100%" in shock.reason
+    assert alerts_after(["CN", "US"], ["VN"]) == {}
+    assert set(alerts_after(["ID"], ["ID"])) == {"drop_with_dependence"}  # 2 of 2 from a new origin ...
+    assert alerts_after(["ID"], ["ID"], replace(rule, combined_min_top_origin=3)) == {}  # ... unless 3 are needed
+    assert alerts_after(["ID", "ID"], ["ID"], replace(rule, min_baseline_declarations=6.0)) == {}
 
 
 def test_the_weekly_assets_write_gold_and_publish_csvs(spark, settings):
