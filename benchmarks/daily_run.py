@@ -203,6 +203,9 @@ def main() -> None:
                         help="profile the timed run into this folder: Spark's event log, py-spy's samples of the "
                              "driver and its Python workers, the steps' times (read it with "
                              "benchmarks/profile_report.py)")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="run only the pandas script again, on the day of an earlier run kept with --workdir, and "
+                             "update that run's JSON (e.g. after the script changed)")
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--table", action="store_true", help="print the README table of the results so far")
@@ -213,6 +216,9 @@ def main() -> None:
     for folder in ("workdir", "setup_dir", "profile"):  # Dagster wants absolute paths
         if getattr(args, folder):
             setattr(args, folder, getattr(args, folder).resolve())
+    if args.baseline_only:
+        rerun_baseline(args)
+        return
     if args.setup_only:
         use_workdir(args.workdir)
         write_setup(args, args.workdir)
@@ -237,6 +243,21 @@ def main() -> None:
     log(f"\n{summary(result)}\nwritten {path}")
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def rerun_baseline(args: argparse.Namespace) -> None:
+    """The pandas script on the declarations landed by an earlier run in `--workdir`, with that
+    run's history extract and booster; its result replaces the JSON's `pandas` and `ratio`."""
+    if args.workdir is None or not (args.workdir / "baseline" / "fraud.ubj").exists():
+        raise SystemExit("--baseline-only needs --workdir of an earlier run that kept its baseline/ folder")
+    path = args.out / f"daily_run-{args.records}-h{args.history_days}.json"
+    figures = json.loads(path.read_text())
+    csvs = sorted((args.workdir / "landing" / "declarations" / figures["day"]).glob("*.csv"))
+    log(f"the plain pandas script on {len(csvs)} declarations file(s) of {figures['day']}")
+    figures["pandas"] = run_pandas_script(csvs, args.workdir / "baseline", args.workdir / "baseline")
+    figures["ratio"] = ratios(figures)
+    path.write_text(json.dumps(figures, indent=2))
+    log(f"{summary(figures)}\nwritten {path}")
 
 
 def use_workdir(workdir: Path) -> None:
