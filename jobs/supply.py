@@ -162,7 +162,7 @@ def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
         F.lit(")"))
     dependence_reason = F.concat(
         F.col("top_origin"), F.lit(" supplied "), F.format_number(F.col("top_origin_share") * 100, 0),
-        F.lit(f"% of {span}'s "), F.col("declarations").cast("string"), F.lit(" declarations against "),
+        F.lit("% of the "), F.col("declarations").cast("string"), F.lit(f" declarations over {span} against "),
         F.format_number(F.col("baseline_top_origin_share") * 100, 0), F.lit("% over the previous "),
         F.col("baseline_weeks_used").cast("int").cast("string"), F.lit(" weeks (z "),
         F.format_number("dependence_z", 1), F.lit(")"))
