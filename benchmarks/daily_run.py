@@ -104,11 +104,12 @@ def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int],
     for source, rows in counts.items():
         rng = np.random.default_rng([config.seed, 11, day.toordinal(), rows])
         batch = getattr(channels, source)(world, day, rows, config.rates, rng)
-        size = max(1, file_rows if 0 < file_rows < len(batch.rows) else len(batch.rows))
+        size = file_rows or len(batch.rows) or 1
+        firsts = range(0, len(batch.rows), size) or range(1)  # an empty day still lands its (empty) file
         written[source] = 0
-        for part, first in enumerate(range(0, max(len(batch.rows), 1), size)):
+        for part, first in enumerate(firsts):
             frame, cut = damage_rows(source, batch.rows.iloc[first:first + size], config.rates.bad_rows, rng)
-            name = f"{source}-{day}.csv" if size >= len(batch.rows) else f"{source}-{day}-{part:03d}.csv"
+            name = f"{source}-{day}.csv" if len(firsts) == 1 else f"{source}-{day}-{part:03d}.csv"
             write_csv(frame, landing / source / day.isoformat() / name, cut, ENCODING.get(source, "utf-8"))
             written[source] += len(frame) + len(cut)
         if source == "declarations":
@@ -234,9 +235,7 @@ def main() -> None:
             "spark.eventLog.enabled": "true", "spark.eventLog.dir": (args.profile / "events").resolve().as_uri(),
             "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"})
     args.out.mkdir(parents=True, exist_ok=True)
-    # a profiled run is slower (py-spy samples every process): kept apart from the measured table
-    suffix = "-profiled" if args.profile else ""
-    path = args.out / f"daily_run-{args.records}-h{args.history_days}{suffix}.json"
+    path = result_path(args)
     result = run(args, workdir, lambda figures: path.write_text(json.dumps(figures, indent=2)), prepared)
     path.write_text(json.dumps(result, indent=2))
     log(json.dumps(result))
@@ -245,14 +244,26 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def result_path(args: argparse.Namespace) -> Path:
+    """Where a run's figures go; a profiled run is slower (py-spy samples every process), so it is
+    kept apart from the measured table."""
+    suffix = "-profiled" if args.profile else ""
+    return args.out / f"daily_run-{args.records}-h{args.history_days}{suffix}.json"
+
+
+def declaration_files(landing: Path, day: str) -> list[Path]:
+    """The day's landed declarations files, in name order."""
+    return sorted((landing / "declarations" / day).glob("*.csv"))
+
+
 def rerun_baseline(args: argparse.Namespace) -> None:
     """The pandas script on the declarations landed by an earlier run in `--workdir`, with that
     run's history extract and booster; its result replaces the JSON's `pandas` and `ratio`."""
     if args.workdir is None or not (args.workdir / "baseline" / "fraud.ubj").exists():
         raise SystemExit("--baseline-only needs --workdir of an earlier run that kept its baseline/ folder")
-    path = args.out / f"daily_run-{args.records}-h{args.history_days}.json"
+    path = result_path(args)
     figures = json.loads(path.read_text())
-    csvs = sorted((args.workdir / "landing" / "declarations" / figures["day"]).glob("*.csv"))
+    csvs = declaration_files(args.workdir / "landing", figures["day"])
     log(f"the plain pandas script on {len(csvs)} declarations file(s) of {figures['day']}")
     figures["pandas"] = run_pandas_script(csvs, args.workdir / "baseline", args.workdir / "baseline")
     figures["ratio"] = ratios(figures)
@@ -477,7 +488,7 @@ def pandas_baseline(spark, settings, day: dt.date, workdir: Path) -> dict:
      .coalesce(1).write.mode("overwrite").parquet(str(history)))
     booster = workdir / "baseline" / "fraud.ubj"
     booster.write_bytes(load_champion(SELECTORS["declarations"]).fraud)
-    csvs = sorted((Path(settings.landing_dir) / "declarations" / day.isoformat()).glob("*.csv"))
+    csvs = declaration_files(Path(settings.landing_dir), day.isoformat())
     stop_spark(spark)  # the script gets the machine as a data scientist's laptop would give it
     return run_pandas_script(csvs, history.parent, history.parent)
 

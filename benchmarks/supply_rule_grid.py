@@ -36,7 +36,13 @@ from jobs.supply import (  # noqa: E402
     supply_evidence,
     supply_metrics,
 )
-from models.detector_check import CheckConfig, detection, generated_inputs  # noqa: E402
+from models.detector_check import (  # noqa: E402
+    DETECTION_WEEKS,
+    CheckConfig,
+    detection,
+    event_alerts,
+    generated_inputs,
+)
 
 REPORTED_SEEDS = {7, 17, 37, 41}  # the README's reported and held-out seeds
 EVIDENCE_FIELDS = {"window_weeks", "baseline_weeks"}  # fixed per cached evidence (the base rule's)
@@ -64,10 +70,8 @@ def seed_evidence(spark, seed: int, weeks: int, cache: Path, rule: SupplyRule, r
         events = [{**e, "start": dt.date.fromisoformat(e["start"])} for e in meta["events"]]
         return pd.read_parquet(folder / "evidence.parquet"), events, {k: set(v) for k, v in meta["item_hs"].items()}
     declarations, monitored, world = generated_inputs(spark, config, log)
-    last = config.start + dt.timedelta(weeks=weeks, days=-1)
-    week_list = [config.start + dt.timedelta(weeks=w) for w in range(1, weeks)]
-    rows = item_declarations(declarations, item_codes(monitored, SUPPLY_LISTS), config.start, last)
-    evidence = supply_evidence(supply_metrics(rows), week_list, rule).drop("item_name_ko", "item_name_en")
+    rows = item_declarations(declarations, item_codes(monitored, SUPPLY_LISTS), config.start, config.last_day)
+    evidence = supply_evidence(supply_metrics(rows), config.checked_weeks, rule).drop("item_name_ko", "item_name_en")
     frame = evidence.toPandas()
     events = [e for e in world.events if e["kind"] == "supply_shock"]
     item_hs = {r.item_code: sorted(r.hs6_codes.split(";")) for r in world.items.itertuples()}
@@ -131,19 +135,17 @@ def main() -> None:
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "per_seed"} for r in rows])
     print(table.sort_values(["recall", "false_alarms_per_100"], ascending=[False, True]).to_string(index=False))
 
-    log("\nshocks the current rule misses, with their evidence (the 2 weeks before to 4 after the start):")
+    log(f"\nshocks the current rule misses, with their evidence (2 weeks before to {DETECTION_WEEKS} after the start):")
     for seed, (evidence, events, _) in seeds.items():
         judged = evidence.withColumn("has_base", has_baseline(base))
         frame = judged.toPandas()
         alerts = alert_rows(judged, base).select("item_code", "week_start", "week_end").toPandas()
         for event in events:
-            hit = alerts[(alerts["item_code"] == event["item_code"]) & (alerts["week_end"] >= event["start"])
-                         & (alerts["week_start"] <= event["start"] + dt.timedelta(weeks=4))]
-            if len(hit):
+            if len(event_alerts(alerts, event)):
                 continue
             near = frame[(frame["item_code"] == event["item_code"])
                          & (frame["week_start"] >= event["start"] - dt.timedelta(weeks=2))
-                         & (frame["week_start"] <= event["start"] + dt.timedelta(weeks=4))]
+                         & (frame["week_start"] <= event["start"] + dt.timedelta(weeks=DETECTION_WEEKS))]
             log(f"seed {seed}: missed {event['item_code']} from {event['start']} "
                 f"({ {k: v for k, v in event.items() if k not in ('kind', 'item_code', 'hs6', 'start')} })")
             log(near[EVIDENCE_COLUMNS].to_string(index=False))

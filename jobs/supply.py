@@ -144,16 +144,16 @@ def alert_rows(enriched: DataFrame, rule: SupplyRule) -> DataFrame:
     with at least `combined_min_top_origin` declarations), each with a one-line reason."""
     expected = F.col("expected")
     has_base = F.col("has_base")
-    drop = has_base & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.drop_z)
-    dependence = (has_base & (F.col("declarations") >= rule.min_declarations)
-                  & (F.col("top_origin_share") >= rule.dependence_share) & (F.col("dependence_z") >= rule.dependence_z))
+    fell = F.col("declarations") <= rule.volume_drop * expected
+    one_origin = F.col("top_origin_share") >= rule.dependence_share
+    drop = has_base & fell & (F.col("drop_z") <= rule.drop_z)
+    dependence = (has_base & (F.col("declarations") >= rule.min_declarations) & one_origin
+                  & (F.col("dependence_z") >= rule.dependence_z))
     combined = F.lit(False)
     if rule.combined_drop_z is not None:
-        combined = (has_base & ~drop & ~dependence
-                    & (F.col("top_n") >= rule.combined_min_top_origin)
-                    & (F.col("declarations") <= rule.volume_drop * expected) & (F.col("drop_z") <= rule.combined_drop_z)
-                    & (F.col("top_origin_share") >= rule.dependence_share)
-                    & (F.col("dependence_z") >= rule.combined_dependence_z))
+        combined = (has_base & ~drop & ~dependence & fell & (F.col("drop_z") <= rule.combined_drop_z) & one_origin
+                    & (F.col("dependence_z") >= rule.combined_dependence_z)
+                    & (F.col("top_n") >= rule.combined_min_top_origin))
     span = f"{rule.window_weeks} weeks" if rule.window_weeks > 1 else "the week"
     drop_reason = F.concat(
         F.lit(f"imports over {span} to this one fell to "), F.col("declarations").cast("string"),

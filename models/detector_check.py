@@ -57,6 +57,16 @@ class CheckConfig:
     scale: float = 20.0
     start: dt.date = dt.date(2023, 1, 2)
 
+    @property
+    def last_day(self) -> dt.date:
+        """The last generated day."""
+        return self.start + dt.timedelta(weeks=self.weeks, days=-1)
+
+    @property
+    def checked_weeks(self) -> list[dt.date]:
+        """The weeks the detectors judge: every week but the first."""
+        return [self.start + dt.timedelta(weeks=w) for w in range(1, self.weeks)]
+
     def generator_config(self) -> GeneratorConfig:
         """The generator's config with the events placed inside the checked year."""
         return GeneratorConfig(seed=self.seed, scale=self.scale,
@@ -97,17 +107,23 @@ def generated_inputs(spark: SparkSession, config: CheckConfig, log: Callable[[st
     return declarations, monitored, world
 
 
+def event_alerts(alerts: pd.DataFrame, event: dict) -> pd.DataFrame:
+    """The alerts (item_code, week_start, week_end) that detect `event`: for its item, for a week
+    ending on or after its start and starting at most `DETECTION_WEEKS` weeks after it."""
+    start = event["start"]
+    return alerts[(alerts["item_code"] == event["item_code"]) & (alerts["week_end"] >= start)
+                  & (alerts["week_start"] <= start + dt.timedelta(weeks=DETECTION_WEEKS))]
+
+
 def detection(alerts: pd.DataFrame, events: list[dict], eligible: int, item_hs: dict[str, set[str]]) -> dict:
     """Recall, false alarms per 100 eligible item-weeks and median weeks to detect, of `alerts`
     (item_code, week_start, week_end) against `events` of one kind."""
     detected, delays = 0, []
     for event in events:
-        start = event["start"]
-        mine = alerts[(alerts["item_code"] == event["item_code"]) & (alerts["week_end"] >= start)
-                      & (alerts["week_start"] <= start + dt.timedelta(weeks=DETECTION_WEEKS))]
+        mine = event_alerts(alerts, event)
         if len(mine):
             detected += 1
-            delays.append(((mine["week_end"].min() - start).days + 1) / 7)
+            delays.append(((mine["week_end"].min() - event["start"]).days + 1) / 7)
 
     def explained(row) -> bool:
         codes = item_hs.get(row["item_code"], set())
@@ -128,8 +144,7 @@ def check_detectors(spark: SparkSession, config: CheckConfig, surge_rule: SurgeR
     began = time.perf_counter()
     log(f"check-detectors: {config.weeks} weeks from {config.start}, seed {config.seed}, scale {config.scale}")
     declarations, monitored, world = generated_inputs(spark, config, log)
-    last = config.start + dt.timedelta(weeks=config.weeks, days=-1)
-    weeks = [config.start + dt.timedelta(weeks=w) for w in range(1, config.weeks)]
+    last, weeks = config.last_day, config.checked_weeks
     item_hs = {r.item_code: set(r.hs6_codes.split(";")) for r in world.items.itertuples()}
 
     log("  price index and surge checks ...")
