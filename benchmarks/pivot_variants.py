@@ -1,0 +1,131 @@
+"""Ways to regroup the long-form profile rows back to one row per record, timed on the day features
+of a lake a `daily_run.py --workdir DIR` run kept (the biggest stage of the 1M day's profile).
+
+    .venv/bin/python benchmarks/pivot_variants.py --workdir .bench/run-1m-h30 --day 2024-01-31
+
+Each variant replaces `features.profiles.pivot_profiles` and writes the declarations' day features
+(`models.daily.day_features`) to Spark's noop sink. An untimed pass of the current code runs first,
+so every timed variant finds a warm JVM. Variants: `current` (sorted `collect_list`, then a join to
+the records), `day_in_key` (the record's day in the grouping key instead of the join; the day is the
+one scored), `arrow_reshape` (sort by record and position, numpy reshape in `mapInArrow`),
+`pivot_first` (Spark's `pivot`). `--check` compares each variant's first 2,000 records with the
+current code's. Prints the seconds and writes JSON to benchmarks/results/pivot_variants.json."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def variants(day: dt.date) -> dict:
+    """name -> a function with `pivot_profiles`' signature."""
+    import numpy as np
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    import features.profiles as profiles
+
+    current = profiles.pivot_profiles
+    stats = profiles.PROFILE_STATS
+
+    def day_in_key(records, long, entities, record_id, day_column):
+        struct = F.struct(F.col("_i"), *[F.col(stat) for stat in stats])
+        per_record = long.groupBy(record_id).agg(F.array_sort(F.collect_list(struct)).alias("_a"))
+        return per_record.select(record_id, F.lit(day).alias(day_column),
+                                 *[F.col("_a")[i][stat].alias(f"{name}_{stat}")
+                                   for i, name in enumerate(entities) for stat in stats])
+
+    def arrow_reshape(records, long, entities, record_id, day_column):
+        names, width = list(entities), len(entities)
+        columns = [f"{name}_{stat}" for name in names for stat in stats]
+        schema = T.StructType([T.StructField(record_id, T.StringType()),
+                               *[T.StructField(c, T.DoubleType()) for c in columns]])
+        arrow_schema = pa.schema([pa.field(record_id, pa.string()), *[pa.field(c, pa.float64()) for c in columns]])
+
+        def reshape(batches):
+            carry = None
+            for batch in batches:  # a record's rows are contiguous; a batch may end inside one
+                table = pa.Table.from_batches([batch])
+                table = table if carry is None else pa.concat_tables([carry, table])
+                n = table.num_rows // width * width
+                carry = table.slice(n)
+                if not n:
+                    continue
+                part = table.slice(0, n).combine_chunks()
+                if not (part.column("_i").to_numpy().reshape(-1, width) == np.arange(width)).all():
+                    raise ValueError("profile rows out of order")
+                values = {s: part.column(s).to_numpy(zero_copy_only=False).astype("float64").reshape(-1, width)
+                          for s in stats}
+                arrays = [part.column(record_id).combine_chunks().take(pa.array(np.arange(0, n, width)))]
+                arrays += [pa.array(values[s][:, i], from_pandas=True) for i in range(width) for s in stats]
+                yield pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
+            if carry is not None and carry.num_rows:
+                raise ValueError("a record without all its profile rows")
+
+        rows = long.select(record_id, "_i", *[F.col(s).cast("double").alias(s) for s in stats])
+        wide = rows.repartition(record_id).sortWithinPartitions(record_id, "_i").mapInArrow(reshape, schema)
+        return wide.withColumn(day_column, F.lit(day))
+
+    def pivot_first(records, long, entities, record_id, day_column):
+        names = list(entities)
+        wide = (long.groupBy(record_id).pivot("_i", list(range(len(names))))
+                .agg(*[F.first(stat).alias(stat) for stat in stats]))
+        wide = wide.select(record_id, *[F.col(f"{i}_{stat}").alias(f"{name}_{stat}")
+                                        for i, name in enumerate(names) for stat in stats])
+        return records.select(record_id, day_column).join(wide, record_id, "left")
+
+    return {"current": current, "day_in_key": day_in_key, "arrow_reshape": arrow_reshape, "pivot_first": pivot_first}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, required=True, help="a work folder `daily_run.py --workdir` kept")
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="the day that run scored")
+    parser.add_argument("--variants", default="current,day_in_key,arrow_reshape")
+    parser.add_argument("--check", action="store_true", help="compare 2,000 records of each with the current code")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pivot_variants.json")
+    args = parser.parse_args()
+    work = args.workdir.resolve()
+    for name in [n for n in os.environ if n.startswith("CUSTOMS_")]:
+        del os.environ[name]
+    os.environ.update(CUSTOMS_HOME=str(work), DAGSTER_HOME=str(work / "dagster_home"),
+                      MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}")
+
+    import pandas as pd
+
+    import features.profiles as profiles
+    from jobs.settings import Settings
+    from models.channels import SELECTORS
+    from models.daily import day_features
+    from orchestration.resources import SparkResource
+
+    spark, settings, selector = SparkResource().session(), Settings.from_env(), SELECTORS["declarations"]
+    chosen = variants(args.day)
+    reference, seconds = None, {}
+    for i, name in enumerate(["current (warm-up)", *args.variants.split(",")]):
+        profiles.pivot_profiles = chosen[name.split()[0]]
+        began = time.perf_counter()
+        frame = day_features(spark, settings, selector, args.day).frame
+        frame.write.format("noop").mode("overwrite").save()
+        seconds[name] = round(time.perf_counter() - began, 1)
+        print(f"[{i}/{len(args.variants.split(','))}] {name}: {seconds[name]} s", flush=True)
+        if args.check:
+            rows = frame.orderBy(selector.record_id).limit(2000).toPandas()
+            reference = rows if reference is None else reference
+            pd.testing.assert_frame_equal(reference[rows.columns], rows, check_dtype=False)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"workdir": str(work), "day": args.day.isoformat(), "seconds": seconds}, indent=2))
+    print(f"pivot variants on {args.day}: {seconds}; written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
