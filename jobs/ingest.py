@@ -159,13 +159,27 @@ def row_hash(spec: SourceSpec) -> F.Column:
 
 @dataclass
 class StagedBatch:
-    """Bronze rows split before validation; the skipped ones kept as frames so they can be
-    counted per day."""
+    """Bronze rows split before validation. `parsed` holds every parsed row once with its
+    `_disposition` (candidate, duplicate or superseded), so the staging windows run once whether
+    the rows are validated or counted; the other frames are its parts."""
 
     parse_errors: DataFrame
-    candidates: DataFrame
-    duplicates: DataFrame
-    superseded: DataFrame
+    parsed: DataFrame
+
+    @property
+    def candidates(self) -> DataFrame:
+        """Rows to validate: the first copy of a record, from the latest delivery of its key."""
+        return self.parsed.where(F.col("_disposition") == "candidate").drop("_disposition")
+
+    @property
+    def duplicates(self) -> DataFrame:
+        """Exact copies of a record already in the batch (a re-delivered file or repeated line)."""
+        return self.parsed.where(F.col("_disposition") == "duplicate")
+
+    @property
+    def superseded(self) -> DataFrame:
+        """Records whose key a later delivery in the batch carries again."""
+        return self.parsed.where(F.col("_disposition") == "superseded")
 
 
 def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
@@ -174,29 +188,35 @@ def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
     parsed = bronze.where(F.col("_parse_error").isNull()).withColumn("_row_hash", row_hash(spec))
     first = Window.partitionBy("_row_hash").orderBy("_partition_date", "_file_order", "_line_number")
     ranked = parsed.withColumn("_copy", F.row_number().over(first))
-    unique_rows = ranked.where(F.col("_copy") == 1).drop("_copy")
     keys_present = F.lit(True)
     for k in spec.key:
         keys_present = keys_present & F.col(k).isNotNull()
     # Delivery order across a backfill range: later day first, then later file within the day.
     delivery = F.datediff("_partition_date", F.lit("2000-01-01")) * 100_000 + F.col("_file_order")
-    unique_rows = unique_rows.withColumn("_delivery", delivery)
     # Reference tables keep one version per delivery day (history), so only same-day files compete.
     scope = (*spec.key, "_partition_date") if spec.kind == "reference" else spec.key
-    latest = F.max("_delivery").over(Window.partitionBy(*scope))
-    with_latest = unique_rows.withColumn("_latest_file", F.when(keys_present, latest))
-    is_superseded = F.col("_latest_file").isNotNull() & (F.col("_delivery") < F.col("_latest_file"))
+    # The latest delivery among the key's first copies (a duplicate never supersedes anything).
+    latest = F.max(F.when(F.col("_copy") == 1, delivery)).over(Window.partitionBy(*scope))
+    disposition = (F.when(F.col("_copy") > 1, F.lit("duplicate"))
+                   .when(keys_present & (delivery < latest), F.lit("superseded"))
+                   .otherwise(F.lit("candidate")))
     return StagedBatch(
         parse_errors=bronze.where(F.col("_parse_error").isNotNull()),
-        candidates=with_latest.where(~is_superseded).drop("_latest_file", "_delivery"),
-        duplicates=ranked.where(F.col("_copy") > 1),
-        superseded=with_latest.where(is_superseded),
+        parsed=ranked.withColumn("_disposition", disposition).drop("_copy"),
     )
 
 
 def count_by_day(frame: DataFrame, column: str = "_partition_date") -> dict[dt.date, int]:
     """Rows per delivery day."""
     return {r[column]: int(r["count"]) for r in frame.groupBy(column).count().collect()}
+
+
+def count_by_day_and(frame: DataFrame, category: str, column: str = "_partition_date") -> dict[str, dict[dt.date, int]]:
+    """Rows per value of `category` and delivery day, in one pass."""
+    counts: dict[str, dict[dt.date, int]] = {}
+    for r in frame.groupBy(category, column).count().collect():
+        counts.setdefault(r[category], {})[r[column]] = int(r["count"])
+    return counts
 
 
 def validation_frame(candidates: DataFrame, spec: SourceSpec) -> DataFrame:
@@ -300,17 +320,19 @@ def refine_silver(
     version; re-running it after the files are fixed publishes it."""
     days = as_days(days)
     threshold = settings.max_quarantine_share if max_quarantine_share is FROM_SETTINGS else max_quarantine_share
-    bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", days).cache()
+    bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", days)
+    staged = stage_bronze(bronze, spec)
+    parsed = staged.parsed.cache()  # the staging windows run once, for the counts and the validation
     try:
-        staged = stage_bronze(bronze, spec)
+        dispositions = count_by_day_and(parsed, "_disposition")
         frame = with_lookups(spark, spec, settings, validation_frame(staged.candidates, spec))
         outcome = validator(frame, spec, days)
         quarantine = quarantine_rows(staged, outcome.failed, spec)
         replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", days)
-        per_column = {"rows_read": bronze, "parse_errors": staged.parse_errors,
-                      "duplicates_skipped": staged.duplicates, "superseded": staged.superseded,
-                      "rule_failures": outcome.failed, "valid_rows": outcome.valid}
-        counted = {name: count_by_day(df) for name, df in per_column.items()}
+        counted = {"rows_read": count_by_day(bronze), "parse_errors": count_by_day(staged.parse_errors),
+                   "duplicates_skipped": dispositions.get("duplicate", {}),
+                   "superseded": dispositions.get("superseded", {}),
+                   "rule_failures": count_by_day(outcome.failed), "valid_rows": count_by_day(outcome.valid)}
         by_day = {day: DayCounts(**{name: counted[name].get(day, 0) for name in COUNTS}) for day in days}
         held = [day for day in days if not by_day[day].reconciles
                 or (threshold is not None and by_day[day].quarantine_share > threshold)]
@@ -321,7 +343,7 @@ def refine_silver(
         merge = ({"inserted": 0, "updated": 0} if len(held) == len(days)
                  else write_silver(spark, spec, settings, publishable, [d for d in days if d not in held]))
     finally:
-        bronze.unpersist()
+        parsed.unpersist()
     totals = {name: sum(getattr(c, name) for c in by_day.values()) for name in COUNTS}
     return SilverResult(
         **totals,

@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -238,29 +239,52 @@ def parse_landing_bytes(data: bytes, spec: SourceSpec, path: str) -> LandingFile
 def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict[str, int]) -> bool:
     """The common case in one vectorised pass, with no Python object per line: pyarrow's CSV
     reader for the fields and Arrow string kernels for the raw lines, when every non-blank line
-    of `body` (the UTF-8 bytes after the header) is one well-formed record of `width` fields.
-    False (nothing added) when the file is anything else, and the careful record-by-record
-    reading takes over."""
+    of `body` (the UTF-8 bytes after the header) is one record: of `width` fields, or a line of
+    another field count with no quote character in it (a cut or padded line, quarantined as
+    `wrong column count` exactly as the record-by-record reading says it; without a quote it
+    cannot be part of a multi-line record). False (nothing added) when the file is anything
+    else, and the careful record-by-record reading takes over."""
     if body.size == 0:
         return False
+    short: list[tuple[int, int]] = []  # (row number among the non-blank lines, 1-based; its field count)
+
+    def other_field_count(row: pacsv.InvalidRow) -> str:
+        if row.number is None or '"' in row.text:
+            raise pa.ArrowInvalid("not a plain line of another field count")
+        short.append((row.number, row.actual_columns))
+        return "skip"
+
     try:
         table = pacsv.read_csv(
             pa.BufferReader(body),
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(width)], use_threads=False),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=other_field_count),
             convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(width)},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return False
     lines = pc.utf8_rtrim(pc.list_flatten(pc.split_pattern(_text_array(body), "\n")), characters="\r")
     data = pc.indices_nonzero(pc.not_equal(pc.utf8_trim_whitespace(lines), ""))
-    if table.num_rows != len(data):
+    if table.num_rows + len(short) != len(data):
         return False
     landing.line_numbers = pc.add(data.cast(pa.int64()), 2)  # line 1 is the header
     landing.raw_lines = lines.take(data).cast(pa.string())
-    landing.errors = pa.nulls(len(data), pa.string())
+    if short:
+        bad = np.array([number - 1 for number, _ in short], dtype=np.int64)
+        good = np.ones(len(data), dtype=bool)
+        good[bad] = False
+        # the table's row of each line, null on the lines it skipped
+        rows = np.cumsum(good, dtype=np.int64) - 1
+        take = pa.array(rows, mask=~good)
+        errors = np.full(len(data), None, dtype=object)
+        errors[bad] = [f"wrong column count: expected {width}, got {count}" for _, count in short]
+        landing.errors = pa.array(errors, pa.string())
+    else:
+        take = None
+        landing.errors = pa.nulls(len(data), pa.string())
     for name, pos in index.items():
-        trimmed = pc.utf8_trim_whitespace(table.column(pos))
+        column = table.column(pos) if take is None else table.column(pos).take(take)
+        trimmed = pc.utf8_trim_whitespace(column)
         landing.values[name] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
     return True
 

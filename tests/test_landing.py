@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
+import jobs.landing as landing_module
 from jobs.landing import parse_landing_file
 from jobs.sources import DECLARATIONS
 from tests.conftest import declaration_line, write_landing
@@ -85,3 +88,28 @@ def test_rfc4180_quoted_newlines_and_commas_are_one_field(tmp_path):
     assert by_id["4"].line_number == 6  # after the two-line record and the broken line
     broken = [r for r in parsed.rows if r.parse_error]
     assert [r.line_number for r in broken] == [5] and broken[0].parse_error.startswith("malformed CSV line")
+
+
+def test_lines_of_another_field_count_keep_the_vectorised_pass(tmp_path, monkeypatch):
+    """A day with a few cut or padded lines (what a national file usually has) is still read in
+    one vectorised pass, with exactly what the record-by-record reading says of every line."""
+    lines = [declaration_line(str(i)) for i in range(1, 6)]
+    lines[1:1] = ["2,2020-03-02,30", ""]
+    lines.append(declaration_line("9") + ",extra")
+    path = write_landing(tmp_path, "a.csv", lines)
+    fast = parse_landing_file(path, DECLARATIONS)
+    assert isinstance(fast.line_numbers, pa.Array)  # not the per-record Python lists
+    monkeypatch.setattr(landing_module, "_fast_columns", lambda *args: False)
+    careful = parse_landing_file(path, DECLARATIONS)
+    assert isinstance(careful.line_numbers, list)
+    assert fast.rows == careful.rows
+    errors = {r.line_number: r.parse_error for r in fast.rows if r.parse_error}
+    assert errors == {3: "wrong column count: expected 22, got 3", 9: "wrong column count: expected 22, got 23"}
+
+
+def test_a_short_line_with_a_quote_is_read_record_by_record(tmp_path):
+    """A short line holding a quote may be the start of a multi-line record: the careful reading."""
+    lines = [declaration_line("1"), '2,"2020-03-02,30', declaration_line("3")]
+    parsed = parse_landing_file(write_landing(tmp_path, "a.csv", lines), DECLARATIONS)
+    assert isinstance(parsed.line_numbers, list)
+    assert [r.parse_error is None for r in parsed.rows] == [True, False, True]
