@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import great_expectations.expectations as gxe
-from pyspark.sql import Column, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -40,7 +40,8 @@ class Rule:
     max_value: float | None = None
     strict_min: bool = False
     # For `derived` rules: builds a boolean column (true = ok, null = not applicable) that is added
-    # to the batch as `helper_column`, so GX and the quarantine test the very same values.
+    # to the batch as `helper_column`, so GX and the quarantine test the very same values. A
+    # `unique` rule's helper column marks the rows whose key repeats (`repeated_keys`).
     expression: Callable[[], Column] | None = None
 
     @property
@@ -71,12 +72,17 @@ class Rule:
             high = (col > self.max_value) if self.max_value is not None else F.lit(False)
             return col.isNotNull() & (low | high)
         if self.kind == "unique":
-            keys_present = F.lit(True)
-            for name in self.columns:
-                keys_present = keys_present & F.col(name).isNotNull()
-            repeats = F.count(F.lit(1)).over(Window.partitionBy(*self.columns)) > 1
-            return keys_present & repeats
+            return F.coalesce(F.col(self.helper_column), F.lit(False))
         raise ValueError(f"unknown rule kind {self.kind}")
+
+    def repeated_keys(self, frame: DataFrame) -> DataFrame:
+        """For a `unique` rule: the keys (all parts present) that `frame` holds more than once, with
+        `helper_column` true, to join onto the rows: only the key columns are shuffled."""
+        keys_present = F.lit(True)
+        for name in self.columns:
+            keys_present = keys_present & F.col(name).isNotNull()
+        return (frame.where(keys_present).groupBy(*self.columns).count().where(F.col("count") > 1)
+                .select(*self.columns, F.lit(True).alias(self.helper_column)))
 
     def expectation(self) -> gxe.Expectation:
         """The same rule as a Great Expectations 1.x expectation."""

@@ -27,21 +27,34 @@ logger = logging.getLogger(__name__)
 
 
 def with_helper_columns(frame: DataFrame, rules: list[Rule]) -> DataFrame:
-    """Add the boolean column of every derived rule (e.g. the S10 check digit is right)."""
+    """Add the boolean column of every derived rule (e.g. the S10 check digit is right) and of
+    every unique rule (the key repeats: the repeated keys, usually none or a few, are joined on
+    whole to each task, so the wide rows are not shuffled)."""
     for rule in rules:
         if rule.kind == "derived":
             frame = frame.withColumn(rule.helper_column, rule.expression())
+        elif rule.kind == "unique" and rule.helper_column not in frame.columns:
+            in_order = [*frame.columns, rule.helper_column]
+            repeated = F.broadcast(rule.repeated_keys(frame.select(*rule.columns)))
+            frame = frame.join(repeated, list(rule.columns), "left").select(*in_order)
     return frame
 
 
 def flag_failures(frame: DataFrame, rules: list[Rule], personal: Mapping[str, str] | None = None) -> DataFrame:
     """Add `_failed_rules` (names of every rule the row breaks) and `_reason` (readable text, with
     the values of `personal` columns masked)."""
-    names = F.array(*[F.when(r.failure(), F.lit(r.name)) for r in rules])
-    reasons = F.array(*[F.when(r.failure(), r.reason(personal)) for r in rules])
+    fails_one = F.lit(False)
+    for r in rules:
+        fails_one = fails_one | F.coalesce(r.failure(), F.lit(False))
+    names = F.filter(F.array(*[F.when(r.failure(), F.lit(r.name)) for r in rules]), lambda x: x.isNotNull())
+    reasons = F.array_join(F.filter(F.array(*[F.when(r.failure(), r.reason(personal)) for r in rules]),
+                                    lambda x: x.isNotNull()), "; ")
+    # The arrays (interpreted row by row, not compiled) are built only on the rows that fail a rule.
     return (
-        frame.withColumn("_failed_rules", F.filter(names, lambda x: x.isNotNull()))
-        .withColumn("_reason", F.array_join(F.filter(reasons, lambda x: x.isNotNull()), "; "))
+        frame.withColumn("_fails_one", fails_one)
+        .withColumn("_failed_rules", F.when(F.col("_fails_one"), names).otherwise(F.array().cast("array<string>")))
+        .withColumn("_reason", F.when(F.col("_fails_one"), reasons).otherwise(F.lit("")))
+        .drop("_fails_one")
     )
 
 

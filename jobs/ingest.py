@@ -157,37 +157,42 @@ def row_hash(spec: SourceSpec) -> F.Column:
     return F.sha2(F.concat_ws("\u241f", *parts), 256)
 
 
+ROW_ID = ("_partition_date", "_file_order", "_line_number")  # a bronze row's identity within a batch
+BROADCAST_SKIPPED_ROWS = 2_000_000  # skipped rows' ids up to this many are sent to every task, not shuffled
+
+
 @dataclass
 class StagedBatch:
-    """Bronze rows split before validation. `parsed` holds every parsed row once with its
-    `_disposition` (candidate, duplicate or superseded), so the staging windows run once whether
-    the rows are validated or counted; the other frames are its parts."""
+    """Bronze rows split before validation: the unparseable lines, every parsed row (with its
+    `_row_hash`), and each parsed row's `_disposition` (candidate, duplicate or superseded) in a
+    narrow frame of row ids, counted per day in `skipped_by_day`."""
 
     parse_errors: DataFrame
     parsed: DataFrame
+    dispositions: DataFrame
+    skipped_by_day: dict[str, dict[dt.date, int]]
 
-    @property
-    def candidates(self) -> DataFrame:
-        """Rows to validate: the first copy of a record, from the latest delivery of its key."""
-        return self.parsed.where(F.col("_disposition") == "candidate").drop("_disposition")
+    def candidates(self, broadcast_limit: int = BROADCAST_SKIPPED_ROWS) -> DataFrame:
+        """Rows to validate: the first copy of a record, from the latest delivery of its key. Only
+        the ids of the skipped rows travel (usually none or a few), never the wide rows."""
+        skipped = sum(n for counts in self.skipped_by_day.values() for n in counts.values())
+        if not skipped:
+            return self.parsed
+        ids = self.dispositions.where(F.col("_disposition") != "candidate").select(*ROW_ID)
+        return self.parsed.join(F.broadcast(ids) if skipped <= broadcast_limit else ids, list(ROW_ID), "left_anti")
 
-    @property
-    def duplicates(self) -> DataFrame:
-        """Exact copies of a record already in the batch (a re-delivered file or repeated line)."""
-        return self.parsed.where(F.col("_disposition") == "duplicate")
-
-    @property
-    def superseded(self) -> DataFrame:
-        """Records whose key a later delivery in the batch carries again."""
-        return self.parsed.where(F.col("_disposition") == "superseded")
+    def release(self) -> None:
+        """Drop the cached dispositions."""
+        self.dispositions.unpersist()
 
 
-def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
-    """Separate unparseable lines, skip exact duplicates (a re-delivered file or repeated line),
-    and keep only the latest file's version of a key (a corrected re-delivery supersedes)."""
-    parsed = bronze.where(F.col("_parse_error").isNull()).withColumn("_row_hash", row_hash(spec))
-    first = Window.partitionBy("_row_hash").orderBy("_partition_date", "_file_order", "_line_number")
-    ranked = parsed.withColumn("_copy", F.row_number().over(first))
+def dispositions(parsed: DataFrame, spec: SourceSpec) -> DataFrame:
+    """Each parsed row's id and `_disposition`: `duplicate` for an exact copy of an earlier row
+    (a re-delivered file or repeated line), `superseded` for a key that a later delivery of the
+    batch carries again (a corrected re-delivery), else `candidate`. Only the key, the hash and
+    the ids are shuffled."""
+    first = Window.partitionBy("_row_hash").orderBy(*ROW_ID)
+    ranked = parsed.select(*spec.key, "_row_hash", *ROW_ID).withColumn("_copy", F.row_number().over(first))
     keys_present = F.lit(True)
     for k in spec.key:
         keys_present = keys_present & F.col(k).isNotNull()
@@ -200,10 +205,18 @@ def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
     disposition = (F.when(F.col("_copy") > 1, F.lit("duplicate"))
                    .when(keys_present & (delivery < latest), F.lit("superseded"))
                    .otherwise(F.lit("candidate")))
-    return StagedBatch(
-        parse_errors=bronze.where(F.col("_parse_error").isNotNull()),
-        parsed=ranked.withColumn("_disposition", disposition).drop("_copy"),
-    )
+    return ranked.select(*ROW_ID, disposition.alias("_disposition"))
+
+
+def stage_bronze(bronze: DataFrame, spec: SourceSpec) -> StagedBatch:
+    """Separate unparseable lines, skip exact duplicates and keep only the latest file's version
+    of a key; counts the skipped rows per day (a Spark job over the narrow columns). Call
+    `release()` when done."""
+    parsed = bronze.where(F.col("_parse_error").isNull()).withColumn("_row_hash", row_hash(spec))
+    narrow = dispositions(parsed, spec).cache()
+    skipped = count_by_day_and(narrow.where(F.col("_disposition") != "candidate"), "_disposition")
+    return StagedBatch(parse_errors=bronze.where(F.col("_parse_error").isNotNull()), parsed=parsed,
+                       dispositions=narrow, skipped_by_day=skipped)
 
 
 def count_by_day(frame: DataFrame, column: str = "_partition_date") -> dict[dt.date, int]:
@@ -322,16 +335,14 @@ def refine_silver(
     threshold = settings.max_quarantine_share if max_quarantine_share is FROM_SETTINGS else max_quarantine_share
     bronze = read_partition(spark, settings.table_path("bronze", spec.name), "_partition_date", days)
     staged = stage_bronze(bronze, spec)
-    parsed = staged.parsed.cache()  # the staging windows run once, for the counts and the validation
     try:
-        dispositions = count_by_day_and(parsed, "_disposition")
-        frame = with_lookups(spark, spec, settings, validation_frame(staged.candidates, spec))
+        frame = with_lookups(spark, spec, settings, validation_frame(staged.candidates(), spec))
         outcome = validator(frame, spec, days)
         quarantine = quarantine_rows(staged, outcome.failed, spec)
         replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", days)
         counted = {"rows_read": count_by_day(bronze), "parse_errors": count_by_day(staged.parse_errors),
-                   "duplicates_skipped": dispositions.get("duplicate", {}),
-                   "superseded": dispositions.get("superseded", {}),
+                   "duplicates_skipped": staged.skipped_by_day.get("duplicate", {}),
+                   "superseded": staged.skipped_by_day.get("superseded", {}),
                    "rule_failures": count_by_day(outcome.failed), "valid_rows": count_by_day(outcome.valid)}
         by_day = {day: DayCounts(**{name: counted[name].get(day, 0) for name in COUNTS}) for day in days}
         held = [day for day in days if not by_day[day].reconciles
@@ -343,7 +354,7 @@ def refine_silver(
         merge = ({"inserted": 0, "updated": 0} if len(held) == len(days)
                  else write_silver(spark, spec, settings, publishable, [d for d in days if d not in held]))
     finally:
-        parsed.unpersist()
+        staged.release()
     totals = {name: sum(getattr(c, name) for c in by_day.values()) for name in COUNTS}
     return SilverResult(
         **totals,
