@@ -1,6 +1,6 @@
 """Bronze: every record of the landing files of one or more days as raw strings plus where it
 came from. The driver only lists the files; Spark reads their bytes (`binaryFile`) and the
-executors decode and parse them (`mapInArrow` over `jobs.landing.parse_landing_bytes`), so a
+executors decode and parse them (`mapInArrow` over `jobs.landing.parse_landing_blocks`), so a
 national day is parsed where the data is and no file's content passes through the driver."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.landing import LandingFile, list_landing_files, parse_landing_bytes
+from jobs.landing import LandingFile, list_landing_files, parse_landing_blocks, parse_landing_bytes
 from jobs.sources import SourceSpec
 from jobs.storage import Location, display
 
@@ -81,9 +81,11 @@ def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
     """On an executor: each (path, content) row is one landing file, parsed into bronze records."""
     schema = _arrow_schema(spec)
     for batch in batches:
-        for uri, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist(), strict=True):
+        paths, contents = batch.column("path"), batch.column("content")
+        for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
             day, order = manifest[uri]
-            yield from bronze_batches(parse_landing_bytes(content, spec, display(uri)), day, order, schema)
+            for block in parse_landing_blocks(contents[i].as_py(), spec, display(uri)):
+                yield from bronze_batches(block, day, order, schema)
 
 
 def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Location, days: list[dt.date],

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from pyspark.sql import SparkSession
 from jobs.sources import SourceSpec
 from jobs.storage import ListedFile, Location, join, list_files
 
+BLOCK_BYTES = 32 * 1024 * 1024  # a big file is parsed in blocks of about this size
 MAX_RECORD_LINES = 50  # a quoted field may hold newlines (RFC 4180); a record longer than this is broken
 
 
@@ -192,51 +194,98 @@ def _text_array(buffer: pa.Buffer) -> pa.Array:
 
 
 def parse_landing_bytes(data: bytes, spec: SourceSpec, path: str) -> LandingFile:
-    """A landing file's bytes as raw records; problems become record-level parse errors, never
-    drops: an empty, undecodable or headerless file is one error row."""
+    """A landing file's bytes as raw records, all in one `LandingFile` (see
+    `parse_landing_blocks`, which bronze uses so that a big file is never held parsed whole)."""
+    blocks = list(parse_landing_blocks(data, spec, path))
+    if len(blocks) == 1:
+        return blocks[0]
+    joined = _block_like(blocks[0], spec)
+    for name, arrow_type in (("line_numbers", pa.int64()), ("raw_lines", pa.string()), ("errors", pa.string())):
+        setattr(joined, name, pa.chunked_array([b.lineage(name, arrow_type) for b in blocks], arrow_type))
+    joined.values = {name: pa.chunked_array([b.column(name) for b in blocks], pa.string()) for name in joined.values}
+    return joined
+
+
+def _block_like(landing: LandingFile, spec: SourceSpec) -> LandingFile:
+    """An empty block of the same file (path, checksum, size, encoding, status)."""
+    return LandingFile(path=landing.path, checksum=landing.checksum, size_bytes=landing.size_bytes,
+                       encoding=landing.encoding, status=landing.status, values={n: [] for n in spec.column_names})
+
+
+def parse_landing_blocks(data: bytes, spec: SourceSpec, path: str,
+                         block_bytes: int = BLOCK_BYTES) -> Iterator[LandingFile]:
+    """A landing file's bytes as raw records, in consecutive blocks of about `block_bytes` (each a
+    `LandingFile` of the same file, line numbers continuing), so parsing a big file needs memory
+    for one block at a time; problems become record-level parse errors, never drops: an empty,
+    undecodable or headerless file is one error row. A block that is not plain one-line records
+    (a quoted newline, an unclosed quote) hands the rest of the file to the record-by-record
+    reading, which starts where a record starts: every line before it was a record of its own."""
     landing = LandingFile(path=path, checksum=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
                           encoding=None, status="ok", values={name: [] for name in spec.column_names})
     if not data or data.isspace():
         landing.status = "empty"
         landing.add_error(0, "", "empty file (no header, no rows)")
-        return landing
+        yield landing
+        return
     try:
         utf8, landing.encoding = to_utf8(data)
     except UnicodeDecodeError as err:
         landing.status = "undecodable"
         landing.add_error(0, "", f"file is neither UTF-8 nor CP949 ({err.reason} at byte {err.start})")
-        return landing
+        yield landing
+        return
+    del data  # the UTF-8 bytes are all that is read from here on
 
     header_end = utf8.find(b"\n")
     first_line = (utf8 if header_end < 0 else utf8[:header_end]).decode("utf-8").rstrip("\r")
     try:
         header = _parse_line(first_line)
-    except csv.Error as err:
-        header, missing = [], [f"unparseable header ({err})"]
+    except csv.Error:
+        header = []
     index, missing = _header_index(spec, header) if header else ({}, ["unparseable header"])
     terminated = utf8.endswith((b"\n", b"\r"))
-    if not missing and header_end >= 0 and terminated and _fast_columns(
-            landing, pa.py_buffer(utf8).slice(header_end + 1), len(header), index):
-        return landing
+    start, line = header_end + 1, 2  # the first record's byte offset and line number
+    if not missing and header_end >= 0 and terminated:
+        buffer = pa.py_buffer(utf8)
+        while start < len(utf8):
+            cut = utf8.find(b"\n", start + block_bytes)
+            end = len(utf8) if cut < 0 else cut + 1
+            block = _block_like(landing, spec)
+            if not _fast_columns(block, buffer.slice(start, end - start), len(header), index, first_line=line):
+                break
+            yield block
+            line += utf8.count(b"\n", start, end)
+            start = end
+        else:
+            if start > header_end + 1:
+                return
+    if start > header_end + 1:  # blocks were read: the rest of the file record by record
+        records = split_records(utf8[start:].decode("utf-8").splitlines(keepends=True), len(header))
+        if records:
+            _add_records(landing, records, index, len(header), unterminated=False, first_line=line)
+            yield landing
+        return
     text = utf8.decode("utf-8")
     lines = text.splitlines(keepends=True)
     records = split_records(lines[1:], len(header))
     if missing:
         landing.status = "bad_header"
         reason = f"header lacks columns: {', '.join(missing)}"
-        for start, raw, _, _ in records:
-            landing.add_error(start + 2, raw, reason)
+        for first, raw, _, _ in records:
+            landing.add_error(first + 2, raw, reason)
         if not records:
             landing.add_error(1, lines[0].rstrip("\r\n"), reason)
-        return landing
+        yield landing
+        return
     if not records:
         landing.status = "header_only"
-        return landing
-    _add_records(landing, records, index, len(header), unterminated=not terminated)
-    return landing
+    else:
+        _add_records(landing, records, index, len(header), unterminated=not terminated)
+    yield landing
 
 
-def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict[str, int]) -> bool:
+def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict[str, int],
+                  first_line: int = 2) -> bool:
     """The common case in one vectorised pass, with no Python object per line: pyarrow's CSV
     reader for the fields and Arrow string kernels for the raw lines, when every non-blank line
     of `body` (the UTF-8 bytes after the header) is one record: of `width` fields, or a line of
@@ -250,7 +299,7 @@ def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict
 
     def other_field_count(row: pacsv.InvalidRow) -> str:
         if row.number is None or '"' in row.text:
-            raise pa.ArrowInvalid("not a plain line of another field count")
+            return "error"  # the reader stops with ArrowInvalid: the careful reading takes over
         short.append((row.number, row.actual_columns))
         return "skip"
 
@@ -267,7 +316,7 @@ def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict
     data = pc.indices_nonzero(pc.not_equal(pc.utf8_trim_whitespace(lines), ""))
     if table.num_rows + len(short) != len(data):
         return False
-    landing.line_numbers = pc.add(data.cast(pa.int64()), 2)  # line 1 is the header
+    landing.line_numbers = pc.add(data.cast(pa.int64()), first_line)
     landing.raw_lines = lines.take(data).cast(pa.string())
     if short:
         bad = np.array([number - 1 for number, _ in short], dtype=np.int64)
@@ -290,7 +339,7 @@ def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict
 
 
 def _add_records(landing: LandingFile, records: list[Record], index: dict[str, int], width: int,
-                 unterminated: bool) -> None:
+                 unterminated: bool, first_line: int = 2) -> None:
     """Append the records in order: good ones by column, broken ones as errors with their text."""
     last_start = records[-1][0]
     kept: list[list[str] | None] = []
@@ -300,7 +349,7 @@ def _add_records(landing: LandingFile, records: list[Record], index: dict[str, i
             error = f"{error}{hint}"
         elif len(fields) != width:
             error = f"wrong column count: expected {width}, got {len(fields)}{hint}"
-        landing.line_numbers.append(start + 2)  # line 1 is the header
+        landing.line_numbers.append(start + first_line)
         landing.raw_lines.append(raw)
         landing.errors.append(error)
         kept.append(fields if error is None else None)

@@ -18,7 +18,7 @@ def _path(var: str, default: str) -> Path:
     return Path(os.environ.get(var, default)).expanduser().resolve()
 
 
-def _spark_conf(raw: str) -> dict[str, str]:
+def parse_spark_conf(raw: str) -> dict[str, str]:
     """Parse CUSTOMS_SPARK_CONF: a JSON object or comma-separated key=value pairs."""
     raw = raw.strip()
     if not raw:
@@ -228,7 +228,7 @@ class Settings:
             jars_dir=_path("CUSTOMS_JARS_DIR", str(PROJECT_ROOT / ".jars")),
             spark_master=os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
             spark_remote=os.environ.get("CUSTOMS_SPARK_REMOTE") or None,
-            spark_conf=_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
+            spark_conf=parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
             s3_endpoint=os.environ.get("CUSTOMS_S3_ENDPOINT") or None,
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
             gx_keep_days=int(os.environ.get("CUSTOMS_GX_KEEP_DAYS", "90")),

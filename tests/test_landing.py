@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 import jobs.landing as landing_module
-from jobs.landing import parse_landing_file
+from jobs.landing import parse_landing_blocks, parse_landing_file
 from jobs.sources import DECLARATIONS
 from tests.conftest import declaration_line, write_landing
 
@@ -99,7 +99,7 @@ def test_lines_of_another_field_count_keep_the_vectorised_pass(tmp_path, monkeyp
     path = write_landing(tmp_path, "a.csv", lines)
     fast = parse_landing_file(path, DECLARATIONS)
     assert isinstance(fast.line_numbers, pa.Array)  # not the per-record Python lists
-    monkeypatch.setattr(landing_module, "_fast_columns", lambda *args: False)
+    monkeypatch.setattr(landing_module, "_fast_columns", lambda *args, **kwargs: False)
     careful = parse_landing_file(path, DECLARATIONS)
     assert isinstance(careful.line_numbers, list)
     assert fast.rows == careful.rows
@@ -113,3 +113,21 @@ def test_a_short_line_with_a_quote_is_read_record_by_record(tmp_path):
     parsed = parse_landing_file(write_landing(tmp_path, "a.csv", lines), DECLARATIONS)
     assert isinstance(parsed.line_numbers, list)
     assert [r.parse_error is None for r in parsed.rows] == [True, False, True]
+
+
+def test_a_file_read_in_small_blocks_gives_the_same_records(tmp_path):
+    """Bronze reads a big file in blocks (memory for one block at a time): line numbers go on
+    across blocks, and a block with a quoted newline hands the rest to the careful reading."""
+    lines = [declaration_line(str(i)) for i in range(1, 9)]
+    lines[2:2] = ["2,2020-03-02,30", ""]
+    lines.insert(7, declaration_line("q", seller_id='"Line one\nline two"'))
+    lines.append(declaration_line("u", seller_id='"unclosed'))
+    path = write_landing(tmp_path, "b.csv", [*lines, declaration_line("last")])
+    whole = parse_landing_file(path, DECLARATIONS)
+    blocks = list(parse_landing_blocks(path.read_bytes(), DECLARATIONS, str(path), block_bytes=150))
+    vectorised = [b for b in blocks if isinstance(b.line_numbers, pa.Array)]
+    assert len(vectorised) >= 2 and blocks[: len(vectorised)] == vectorised  # vectorised blocks first,
+    assert len(blocks) == len(vectorised) + 1  # then the rest record by record
+    rows = [r for b in blocks for r in b.rows]
+    assert rows == whole.rows and rows[-1].line_number == 15  # the quoted newline counts as a line
+    assert {b.checksum for b in blocks} == {whole.checksum} and {b.status for b in blocks} == {"ok"}
