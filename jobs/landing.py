@@ -3,8 +3,9 @@
 Every record becomes one raw row with its file, line number and checksum; a line that cannot be
 parsed (wrong column count, unclosed quote, truncated) keeps its text and a `parse_error` instead
 of being dropped, so it can be quarantined with the reason. A quoted field may hold commas and
-newlines (RFC 4180). Parsing works on a file's bytes (`parse_landing_bytes`), so it runs where the
-bytes are: on the Spark executors (`jobs/bronze.py`); the driver only lists files.
+newlines (RFC 4180). Parsing works on a file's bytes in blocks (`parse_landing_blocks`), so it runs
+where the bytes are, one block's records in memory at a time: on the Spark executors
+(`jobs/bronze.py`); the driver only lists files.
 """
 
 from __future__ import annotations
