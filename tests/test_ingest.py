@@ -9,8 +9,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from expectations.runner import GxValidator
-from jobs.ingest import SilverResult, land_bronze, refine_silver
+from jobs.ingest import SilverResult, land_bronze, refine_silver, stage_bronze
 from jobs.sources import DECLARATIONS
+from jobs.tables import read_partition
 from tests.conftest import DAY, KCS_DIR, declaration_line, write_landing
 
 
@@ -203,3 +204,23 @@ def test_backfill_range_in_one_batch(spark, settings):
     assert rows == {"1": (DAY, 372254.4), "2": (nxt, 5.0), "4": (nxt, 372254.4)}
     bad = quarantine(spark, settings).first()
     assert bad.failed_rules == ["date_in_partition"] and bad.partition_date == DAY
+
+
+def test_skipped_rows_leave_the_same_candidates_whether_their_ids_are_broadcast_or_shuffled(spark, settings):
+    """Staging joins the skipped rows' ids onto the day's rows: sent whole to each task when few,
+    shuffled when many (a whole re-delivered day); both keep the same rows."""
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2"), declaration_line("1")],
+                  mtime=1_000)
+    write_landing(settings.landing_dir, "b.csv", [declaration_line("2", item_price="5.0"), declaration_line("3")],
+                  mtime=2_000)
+    land_bronze(spark, DECLARATIONS, settings, DAY)
+    bronze = read_partition(spark, settings.table_path("bronze", "declarations"), "_partition_date", [DAY])
+    staged = stage_bronze(bronze, DECLARATIONS)
+    try:
+        assert staged.skipped_by_day == {"duplicate": {DAY: 1}, "superseded": {DAY: 1}}
+        kept = sorted((r.declaration_id, r.item_price) for r in staged.candidates().collect())
+        assert kept == [("1", "372254.4"), ("2", "5.0"), ("3", "372254.4")]
+        shuffled = sorted((r.declaration_id, r.item_price) for r in staged.candidates(broadcast_limit=0).collect())
+        assert shuffled == kept
+    finally:
+        staged.release()
