@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -47,6 +48,24 @@ def land_generated(world: World, config: GeneratorConfig, landing: Path, source:
     df, cut = damage_rows(source, batch.rows, config.rates.bad_rows, rng)
     write_csv(df, landing / source / day.isoformat() / f"{source}-{day}.csv", cut, ENCODING.get(source, "utf-8"))
     return len(df) + len(cut)
+
+
+def write_landing(args: argparse.Namespace, landing: Path, small_day: dt.date, big_day: dt.date,
+                  backfill: list[dt.date]) -> None:
+    """Write the small day, the big day and the backfill days as landing files (not timed)."""
+    config = GeneratorConfig(seed=args.seed)
+    world = World(config, DAY - dt.timedelta(days=60))
+    log(f"writing landing files under {landing} ...")
+    began = time.perf_counter()
+    for source in args.sources:
+        land_generated(world, config, landing, source, small_day, args.small_rows)
+        n = land_generated(world, config, landing, source, big_day, args.rows)
+        log(f"  {source}: {n} records for {big_day}")
+    for i, day in enumerate(backfill, start=1):
+        land_generated(world, config, landing, args.sources[0], day, args.backfill_rows_per_day)
+        if i % 10 == 0 or i == len(backfill):
+            log(f"  {args.sources[0]} backfill: {i}/{len(backfill)} days written")
+    log(f"landing files written in {time.perf_counter() - began:.0f}s (not part of the figures)")
 
 
 def ingest(spark, settings, source: str, days: list[dt.date]) -> dict:
@@ -91,22 +110,16 @@ def main() -> None:
     from jobs.spark_session import build_spark_session
 
     settings = Settings.from_env()
-    config = GeneratorConfig(seed=args.seed)
-    world = World(config, DAY - dt.timedelta(days=60))
     small_day, big_day = DAY - dt.timedelta(days=1), DAY
     backfill = [DAY + dt.timedelta(days=1 + i) for i in range(args.backfill_days)]
-    log(f"writing landing files under {work / 'landing'} ...")
-    began = time.perf_counter()
-    for source in args.sources:
-        land_generated(world, config, settings.landing_dir, source, small_day, args.small_rows)
-        n = land_generated(world, config, settings.landing_dir, source, big_day, args.rows)
-        log(f"  {source}: {n} records for {big_day}")
     backfill_source = args.sources[0]
-    for i, day in enumerate(backfill, start=1):
-        land_generated(world, config, settings.landing_dir, backfill_source, day, args.backfill_rows_per_day)
-        if i % 10 == 0 or i == len(backfill):
-            log(f"  {backfill_source} backfill: {i}/{len(backfill)} days written")
-    log(f"landing files written in {time.perf_counter() - began:.0f}s (not part of the figures)")
+    # In a child process that ends before Spark starts: the generator's memory is not the pipeline's.
+    writer = multiprocessing.get_context("fork").Process(
+        target=write_landing, args=(args, settings.landing_dir, small_day, big_day, backfill))
+    writer.start()
+    writer.join()
+    if writer.exitcode:
+        raise SystemExit(f"writing the landing files failed (exit code {writer.exitcode})")
 
     began = time.perf_counter()
     spark = build_spark_session(settings, app_name="bench-ingest-day")

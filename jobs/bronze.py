@@ -1,7 +1,8 @@
 """Bronze: every record of the landing files of one or more days as raw strings plus where it
-came from. The driver only lists the files; Spark reads their bytes (`binaryFile`) and the
-executors decode and parse them (`mapInArrow` over `jobs.landing.parse_landing_blocks`), so a
-national day is parsed where the data is and no file's content passes through the driver."""
+came from. The driver only lists the files; the executors read them (a local file directly, one
+on object storage through Spark's `binaryFile`), decode and parse them (`mapInArrow` over
+`jobs.landing.parse_landing_blocks`), so a national day is parsed where the data is and no file's
+content passes through the driver."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pyspark.sql import types as T
 
 from jobs.landing import LandingFile, list_landing_files, parse_landing_blocks, parse_landing_bytes
 from jobs.sources import SourceSpec
-from jobs.storage import Location, display
+from jobs.storage import Location, display, is_local, local_path
 
 LINEAGE_FIELDS = [
     T.StructField("_source_file", T.StringType(), False),
@@ -29,6 +30,7 @@ LINEAGE_FIELDS = [
     T.StructField("_raw_line", T.StringType(), True),
 ]
 OUTPUT_ROWS = 100_000  # records per Arrow batch handed back to Spark
+MAX_FILE_TASKS = 64  # local landing files are spread over at most this many parsing tasks
 
 
 def bronze_schema(spec: SourceSpec) -> T.StructType:
@@ -78,13 +80,16 @@ def bronze_batches(landing: LandingFile, day: dt.date, order: int, schema: pa.Sc
 
 def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
                 manifest: dict[str, tuple[dt.date, int]]) -> Iterator[pa.RecordBatch]:
-    """On an executor: each (path, content) row is one landing file, parsed into bronze records."""
+    """On an executor: each row is one landing file, parsed into bronze records: its `content`
+    when Spark read the bytes (object storage), else the local file at `path`, read here."""
     schema = _arrow_schema(spec)
     for batch in batches:
-        paths, contents = batch.column("path"), batch.column("content")
+        paths = batch.column("path")
+        contents = batch.column("content") if "content" in batch.schema.names else None
         for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
             day, order = manifest[uri]
-            for block in parse_landing_blocks(contents[i].as_py(), spec, display(uri)):
+            data = contents[i].as_py() if contents is not None else local_path(uri).read_bytes()
+            for block in parse_landing_blocks(data, spec, display(uri)):
                 yield from bronze_batches(block, day, order, schema)
 
 
@@ -100,9 +105,14 @@ def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Locati
     parsed = spark.createDataFrame([], parsed_schema)
     with_content = [f.uri for f, _, _ in listed if f.size > 0]
     if with_content:
-        files = spark.read.format("binaryFile").load([glob_escape(uri) for uri in with_content])
-        parsed = files.select("path", "content").mapInArrow(lambda batches: parse_files(batches, spec, manifest),
-                                                             parsed_schema)
+        if all(is_local(uri) for uri in with_content):
+            # The task that parses a local file reads it: its bytes never sit in the JVM's heap.
+            files = spark.createDataFrame([(uri,) for uri in with_content], "path string")
+            files = files.repartition(min(len(with_content), MAX_FILE_TASKS))
+        else:
+            files = spark.read.format("binaryFile").load([glob_escape(uri) for uri in with_content])
+            files = files.select("path", "content")
+        parsed = files.mapInArrow(lambda batches: parse_files(batches, spec, manifest), parsed_schema)
     empty_files = [(f, day, order) for f, day, order in listed if f.size == 0]
     if empty_files:
         arrow_schema = _arrow_schema(spec)

@@ -6,7 +6,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pyarrow as pa
+
 from expectations.runner import GxValidator
+from jobs.bronze import parse_files
 from jobs.ingest import land_bronze, refine_silver
 from jobs.sources import SOURCES
 from jobs.storage import join, list_files, local_path, normalize
@@ -42,3 +45,19 @@ def test_ingestion_and_sensor_on_file_uris(spark, settings, tmp_path):
 
     snapshot = landing_snapshot(uris.landing_dir, 0, now=time.time() + 60)
     assert [name for name, _, _ in snapshot[("declarations", DAY.isoformat())]] == ["a.csv", "b b.csv", "c[1].csv"]
+
+
+def test_a_local_file_is_read_by_its_task_as_spark_would_hand_its_bytes(settings):
+    """The parsing task reads a local landing file itself (its bytes never sit in the JVM's heap);
+    a file on object storage comes with its bytes from Spark's `binaryFile`: same bronze rows."""
+    path = write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), "bad", declaration_line("2")])
+    uri = f"file:{path}"
+    manifest = {uri: (DAY, 0)}
+    spec = SOURCES["declarations"]
+    by_path = pa.record_batch([pa.array([uri])], names=["path"])
+    content = pa.array([path.read_bytes()], pa.binary())
+    with_bytes = pa.record_batch([pa.array([uri]), content], names=["path", "content"])
+    read_here = pa.Table.from_batches(list(parse_files(iter([by_path]), spec, manifest)))
+    handed = pa.Table.from_batches(list(parse_files(iter([with_bytes]), spec, manifest)))
+    assert read_here.equals(handed) and read_here.num_rows == 3
+    assert read_here.column("_source_file").to_pylist() == [str(path)] * 3
