@@ -185,7 +185,26 @@ def to_utf8(data: bytes) -> tuple[bytes, str]:
         _text_array(pa.py_buffer(body)).validate(full=True)
         return body, "utf-8"
     except pa.ArrowInvalid:
-        return data.decode("cp949").encode("utf-8"), "cp949"
+        return cp949_to_utf8(data), "cp949"
+
+
+def cp949_to_utf8(data: bytes, chunk_bytes: int = 8 * 1024 * 1024) -> bytes:
+    """CP949 bytes transcoded to UTF-8 a chunk at a time (never the whole file as a Python str,
+    which takes up to four bytes a character); a UnicodeDecodeError names the file's byte offset."""
+    decoder = codecs.getincrementaldecoder("cp949")()
+    out = io.BytesIO()
+    for start in range(0, len(data), chunk_bytes):
+        pending = len(decoder.getstate()[0])  # the first byte of a character the last chunk cut
+        try:
+            out.write(decoder.decode(data[start:start + chunk_bytes]).encode("utf-8"))
+        except UnicodeDecodeError as err:
+            at = start - pending
+            raise UnicodeDecodeError("cp949", data, at + err.start, at + err.end, err.reason) from None
+    try:
+        out.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError as err:  # the file ends inside a two-byte character
+        raise UnicodeDecodeError("cp949", data, len(data) - 1, len(data), err.reason) from None
+    return out.getvalue()
 
 
 def _text_array(buffer: pa.Buffer) -> pa.Array:
@@ -202,9 +221,15 @@ def parse_landing_bytes(data: bytes, spec: SourceSpec, path: str) -> LandingFile
         return blocks[0]
     joined = _block_like(blocks[0], spec)
     for name, arrow_type in (("line_numbers", pa.int64()), ("raw_lines", pa.string()), ("errors", pa.string())):
-        setattr(joined, name, pa.chunked_array([b.lineage(name, arrow_type) for b in blocks], arrow_type))
-    joined.values = {name: pa.chunked_array([b.column(name) for b in blocks], pa.string()) for name in joined.values}
+        setattr(joined, name, _concatenated([b.lineage(name, arrow_type) for b in blocks], arrow_type))
+    joined.values = {name: _concatenated([b.column(name) for b in blocks], pa.string()) for name in joined.values}
     return joined
+
+
+def _concatenated(parts: list[pa.Array | pa.ChunkedArray], arrow_type: pa.DataType) -> pa.ChunkedArray:
+    """The blocks' arrays as one chunked array, chunk by chunk (never value by value)."""
+    chunks = [c for part in parts for c in (part.chunks if isinstance(part, pa.ChunkedArray) else [part])]
+    return pa.chunked_array(chunks, arrow_type)
 
 
 def _block_like(landing: LandingFile, spec: SourceSpec) -> LandingFile:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 import jobs.landing as landing_module
-from jobs.landing import parse_landing_blocks, parse_landing_file
+from jobs.landing import cp949_to_utf8, parse_landing_blocks, parse_landing_file
 from jobs.sources import DECLARATIONS
 from tests.conftest import declaration_line, write_landing
 
@@ -131,3 +132,18 @@ def test_a_file_read_in_small_blocks_gives_the_same_records(tmp_path):
     rows = [r for b in blocks for r in b.rows]
     assert rows == whole.rows and rows[-1].line_number == 15  # the quoted newline counts as a line
     assert {b.checksum for b in blocks} == {whole.checksum} and {b.status for b in blocks} == {"ok"}
+
+
+def test_cp949_is_transcoded_a_chunk_at_a_time_with_file_offsets_in_errors():
+    """A chunk boundary inside a two-byte character changes nothing; an error names the file's byte."""
+    text = "수입신고,한국무역상사\n" * 50
+    data = text.encode("cp949")
+    assert cp949_to_utf8(data, chunk_bytes=7) == text.encode("utf-8")
+    for cut in range(96, 104):  # a bad byte pair at every position relative to the chunks
+        broken = data[:cut] + b"\xff\xff" + data[cut:]
+        with pytest.raises(UnicodeDecodeError) as whole:
+            broken.decode("cp949")
+        for chunk_bytes in (5, 7, 8):
+            with pytest.raises(UnicodeDecodeError) as err:
+                cp949_to_utf8(broken, chunk_bytes=chunk_bytes)
+            assert err.value.start == whole.value.start
