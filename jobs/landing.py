@@ -282,10 +282,7 @@ def parse_landing_blocks(data: bytes, spec: SourceSpec, path: str,
             yield block
             line += utf8.count(b"\n", start, end)
             start = end
-        else:
-            if start > header_end + 1:
-                return
-    if start > header_end + 1:  # blocks were read: the rest of the file record by record
+    if start > header_end + 1:  # blocks were read; what they did not cover, record by record
         records = split_records(utf8[start:].decode("utf-8").splitlines(keepends=True), len(header))
         if records:
             _add_records(landing, records, index, len(header), unterminated=False, first_line=line)
@@ -308,6 +305,12 @@ def parse_landing_blocks(data: bytes, spec: SourceSpec, path: str,
     else:
         _add_records(landing, records, index, len(header), unterminated=not terminated)
     yield landing
+
+
+def wrong_column_count(width: int, got: int) -> str:
+    """The parse error of a record with another number of fields than the header (the same text
+    from the vectorised pass and the record-by-record reading)."""
+    return f"wrong column count: expected {width}, got {got}"
 
 
 def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict[str, int],
@@ -352,7 +355,7 @@ def _fast_columns(landing: LandingFile, body: pa.Buffer, width: int, index: dict
         rows = np.cumsum(good, dtype=np.int64) - 1
         take = pa.array(rows, mask=~good)
         errors = np.full(len(data), None, dtype=object)
-        errors[bad] = [f"wrong column count: expected {width}, got {count}" for _, count in short]
+        errors[bad] = [wrong_column_count(width, count) for _, count in short]
         landing.errors = pa.array(errors, pa.string())
     else:
         take = None
@@ -374,7 +377,7 @@ def _add_records(landing: LandingFile, records: list[Record], index: dict[str, i
         if fields is None:
             error = f"{error}{hint}"
         elif len(fields) != width:
-            error = f"wrong column count: expected {width}, got {len(fields)}{hint}"
+            error = f"{wrong_column_count(width, len(fields))}{hint}"
         landing.line_numbers.append(start + first_line)
         landing.raw_lines.append(raw)
         landing.errors.append(error)
