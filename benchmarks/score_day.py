@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="score_day_"))
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="score_day_"))).resolve()
     settings = replace(Settings.from_env(), lake_dir=workdir / "lake", publish_dir=workdir / "publish")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     spark = build_spark_session(settings, app_name="score-day-benchmark")
