@@ -11,6 +11,7 @@ and include that day (the day's batch is all known when it is scored)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -191,7 +192,7 @@ def watch_list_hits(records: DataFrame, watch: DataFrame, record_id: str, day_co
     rec = records.select(record_id, F.col(day_column).alias("_rday"), *set(keys.values()),
                          *([text_column] if text_column else []))
     kinds = dict(keys, **({"keyword": text_column} if text_column else {}))
-    out = records.select(record_id)
+    hits = []
     for key_type, column in kinds.items():
         entries = watch.where(F.col("key_type") == key_type).select(
             F.col("key_value").alias("_value"), F.col("risk_level").cast("double").alias("_level"),
@@ -203,7 +204,12 @@ def watch_list_hits(records: DataFrame, watch: DataFrame, record_id: str, day_co
                     & (F.col("_listed_to").isNull() | (F.col("_listed_to") >= day)))
         match = (F.instr(F.lower(F.col(column)), F.lower(F.col("_value"))) > 0 if key_type == "keyword"
                  else F.col(column) == F.col("_value"))
-        hits = (rec.join(F.broadcast(entries), match & in_force)
-                .groupBy(record_id).agg(F.max("_level").alias(f"watch_{key_type}_level")))
-        out = out.join(hits, record_id, "left")
-    return out.fillna(0.0, [f"watch_{k}_level" for k in kinds])
+        hits.append(rec.join(F.broadcast(entries), match & in_force).select(
+            record_id, F.lit(key_type).alias("_kind"), "_level"))
+    names = [f"watch_{k}_level" for k in kinds]
+    if not hits:
+        return records.select(record_id)
+    # Every kind's hits (few rows) in one table, joined to the records once.
+    levels = reduce(DataFrame.unionByName, hits).groupBy(record_id).agg(
+        *[F.max(F.when(F.col("_kind") == kind, F.col("_level"))).alias(f"watch_{kind}_level") for kind in kinds])
+    return records.select(record_id).join(levels, record_id, "left").fillna(0.0, names)

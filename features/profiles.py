@@ -105,10 +105,11 @@ def record_counts_long(asked: DataFrame) -> DataFrame:
     return asked.groupBy("_etype", "_entity", "_day").agg(F.count(F.lit(1)).alias("_r"))
 
 
-def prior_rates(n: Column, f: Column, c: Column) -> tuple[Column, Column]:
-    """The smoothing prior from the overall labelled, fraud and critical counts known before a day
-    (it must be point-in-time too: a global rate over all history would leak future labels)."""
-    return ((f + 0.2) / (n + 1)).alias("_prior_f"), ((c + 0.01) / (n + 1)).alias("_prior_c")
+def prior_rates(n: Column | int, f: Column | int, c: Column | int) -> tuple[Column | float, Column | float]:
+    """The smoothing prior (fraud, critical) from the overall labelled, fraud and critical counts
+    known before a day (it must be point-in-time too: a global rate over all history would leak
+    future labels). Columns in, columns out; numbers in, numbers out (the same arithmetic)."""
+    return (f + 0.2) / (n + 1), (c + 0.01) / (n + 1)
 
 
 PROFILE_STATS = ("n", "frauds", "fraud_rate", "critical_rate", "days_since", "records")
@@ -131,24 +132,25 @@ def asked_entities(records: DataFrame, entities: dict[str, tuple[str, ...]], rec
         record_id, "_day", "_e._etype", "_e._entity", "_e._i")
 
 
-def _stat_columns() -> list[Column]:
-    """The profile statistics from what was known before the row's day: counts `_n`, `_f`, `_c`,
-    `_r`, the last label day `_last` and the prior `_prior_f`, `_prior_c`. The one formula both
-    the full rebuild and the daily state use."""
-    n, f, c = F.col("_n"), F.col("_f"), F.col("_c")
+def _stat_columns(n: Column, f: Column, c: Column, r: Column, last: Column, day: Column, prior_f: Column,
+                  prior_c: Column, prefix: str = "") -> list[Column]:
+    """The profile statistics from what was known before the row's day: counts `n`, `f`, `c`,
+    `r`, the last label day `last` and the prior `prior_f`, `prior_c` (named `<prefix><stat>`).
+    The one formula both the full rebuild and the daily state use."""
     return [
-        n.cast("double").alias("n"),
-        f.cast("double").alias("frauds"),
-        ((f + SMOOTHING * F.col("_prior_f")) / (n + SMOOTHING)).alias("fraud_rate"),
-        ((c + SMOOTHING * F.col("_prior_c")) / (n + SMOOTHING)).alias("critical_rate"),
-        F.datediff("_day", "_last").cast("double").alias("days_since"),
-        F.col("_r").cast("double").alias("records"),
+        n.cast("double").alias(f"{prefix}n"),
+        f.cast("double").alias(f"{prefix}frauds"),
+        ((f + SMOOTHING * prior_f) / (n + SMOOTHING)).alias(f"{prefix}fraud_rate"),
+        ((c + SMOOTHING * prior_c) / (n + SMOOTHING)).alias(f"{prefix}critical_rate"),
+        F.datediff(day, last).cast("double").alias(f"{prefix}days_since"),
+        r.cast("double").alias(f"{prefix}records"),
     ]
 
 
 def profile_values(sums: DataFrame) -> DataFrame:
     """(`_etype`, `_entity`, `_day`) and the profile statistics of each, from its sums."""
-    return sums.select("_etype", "_entity", "_day", *_stat_columns())
+    return sums.select("_etype", "_entity", "_day", *_stat_columns(
+        *[F.col(c) for c in ("_n", "_f", "_c", "_r", "_last", "_day", "_prior_f", "_prior_c")]))
 
 
 def pivot_profiles(records: DataFrame, long: DataFrame, entities: dict[str, tuple[str, ...]],
@@ -190,25 +192,50 @@ def profile_features(
     days = records.select(F.col(day_column).alias("_day")).distinct()
     overall = sums_before_each_day(days, labels.where(F.col("_etype") == GLOBAL).drop("_etype", "_entity"), [],
                                    ["_n", "_f", "_c"])
-    prior = overall.select("_day", *prior_rates(F.col("_n"), F.col("_f"), F.col("_c")))
+    prior_f, prior_c = prior_rates(F.col("_n"), F.col("_f"), F.col("_c"))
+    prior = overall.select("_day", prior_f.alias("_prior_f"), prior_c.alias("_prior_c"))
     values = profile_values(stats.join(prior, "_day", "left"))
     return pivot_profiles(records, asked.join(values, ["_etype", "_entity", "_day"], "left"), entities, record_id,
                           day_column)
 
 
+# An entity type whose state has at most this many entities is broadcast to the day's records
+# (no shuffle); a larger one (PCCCs, sellers at national scale) is joined by a shuffle.
+BROADCAST_STATE_ROWS = 200_000
+
+
 def profile_features_from_state(records: DataFrame, state: DataFrame, entities: dict[str, tuple[str, ...]],
-                                record_id: str, day_column: str) -> DataFrame:
+                                record_id: str, day_column: str,
+                                broadcast_rows: int = BROADCAST_STATE_ROWS) -> DataFrame:
     """`profile_features` for the records of one day from the entity state as it stood before that
-    day (`features.entity_state`: cumulative counts per entity type and entity): a join on the
-    day's entities instead of a running sum over all history."""
+    day (`features.entity_state`: cumulative counts per entity type and entity): per entity type a
+    left join of the day's records to that type's state rows on the entity key, instead of a
+    running sum over all history. Entity types with few entities are broadcast, so a day whose
+    every type is small never shuffles its records (the long form of `profile_features` would
+    shuffle one row per record and entity type twice)."""
     records = with_derived_keys(records)
-    asked = asked_entities(records, entities, record_id, day_column)
-    sums = state.select(F.col("etype").alias("_etype"), F.col("entity").alias("_entity"), F.col("n").alias("_n"),
-                        F.col("f").alias("_f"), F.col("c").alias("_c"), F.col("r").alias("_r"),
-                        F.col("last_label_day").alias("_last"))
-    overall = state.where(F.col("etype") == GLOBAL).agg(*[F.coalesce(F.sum(c), F.lit(0)).alias(c) for c in "nfc"])
-    prior = overall.select(*prior_rates(F.col("n"), F.col("f"), F.col("c")))
-    long = (asked.join(sums.where(F.col("_etype") != GLOBAL), ["_etype", "_entity"], "left")
-            .fillna(0, PROFILE_SUMS).crossJoin(F.broadcast(prior)))
-    return pivot_profiles(records, long.select(record_id, "_i", *_stat_columns()), entities, record_id,
-                          day_column)
+    sizes = {row["etype"]: row for row in state.groupBy("etype").agg(
+        F.count(F.lit(1)).alias("entities"), *[F.sum(c).alias(c) for c in "nfc"]).collect()}
+    overall = sizes.get(GLOBAL)
+    prior_f, prior_c = [F.lit(rate) for rate in prior_rates(*[int(overall[c] or 0) if overall else 0
+                                                              for c in "nfc"])]
+    small = [name for name in entities if (sizes[name]["entities"] if name in sizes else 0) <= broadcast_rows]
+    # The small types' state is one broadcast relation keyed by "<type>|<entity>" (read and sent
+    # once, reused by every join); each large type is shuffled on its own.
+    shared = F.broadcast(state.where(F.col("etype").isin(small)).select(
+        F.concat_ws("|", "etype", "entity").alias("_key"), *"nfcr", "last_label_day"))
+    frame = records.select(record_id, day_column, *[entity_key(cols).alias(f"_k{i}")
+                                                     for i, cols in enumerate(entities.values())])
+    stats = []
+    for i, name in sorted(enumerate(entities), key=lambda item: item[1] in small):  # shuffles on narrow rows first
+        counts = [F.col(f"_s.{c}").alias(f"_{c}{i}") for c in "nfcr"] + [F.col("_s.last_label_day").alias(f"_last{i}")]
+        if name in small:  # the same relation each time (not a renamed one), so its broadcast is reused
+            on = F.concat_ws("|", F.lit(name), F.col(f"_k{i}")) == F.col("_s._key")
+            frame = frame.join(shared.alias("_s"), on, "left").select(*frame.columns, *counts)
+        else:
+            side = state.where(F.col("etype") == name).alias("_s")
+            frame = frame.join(side, F.col(f"_k{i}") == F.col("_s.entity"), "left").select(*frame.columns, *counts)
+    for i, name in enumerate(entities):
+        n, f, c, r = [F.coalesce(F.col(f"_{s}{i}"), F.lit(0)) for s in "nfcr"]
+        stats += _stat_columns(n, f, c, r, F.col(f"_last{i}"), F.col(day_column), prior_f, prior_c, f"{name}_")
+    return frame.select(record_id, day_column, *stats)

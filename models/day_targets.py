@@ -95,11 +95,9 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
                          f"{RETRAIN} (the champion's features are not today's)")
     frame = features.frame.cache()
     clock.lap("features", frame.count())
-    scores = score_frame(frame, model, selector.record_id)
     hits = with_rule_hits(selector.channel, rule_inputs(selector.channel, frame, features.records, features.refs,
                                                         selector.record_id, selector.day_column))
-    scored = scores.join(hits.select(F.col(selector.record_id).cast("string").alias("record_key"), "rule_hits"),
-                         "record_key").cache()
+    scored = score_frame(hits, model, selector.record_id, carry=("rule_hits",)).cache()
     clock.lap("scores_and_rules", scored.count())
     policy = SelectionPolicy(settings.capacity[selector.channel], settings.critical_share, settings.exploration_share)
     # The draw is reproducible for a re-run; the salt (a secret from the environment) keeps it from
@@ -108,11 +106,14 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
     allocation = allocate(scored, policy, seed=f"{salt}:{selector.channel}:{day.isoformat()}")
     listed = allocation.listed
     clock.lap("lanes")
-    on_list = frame.join(listed.select(F.col("record_key").alias(selector.record_id)), selector.record_id)
+    # The list is bounded by capacity: broadcast, so the day's wide rows are filtered, not shuffled.
+    listed_keys = F.broadcast(listed.select(F.col("record_key").alias(selector.record_id)))
+    on_list = frame.join(listed_keys, selector.record_id)
     reasons = reasons_frame(on_list, model, selector.record_id,
                             listed.where(F.col("selection_reason") == CRITICAL_RESERVE).select("record_key"))
-    fields = features.records.select(F.col(selector.record_id).cast("string").alias("record_key"),
-                                     *[expr().alias(name) for name, expr in selector.list_fields])
+    fields = features.records.join(listed_keys, selector.record_id).select(
+        F.col(selector.record_id).cast("string").alias("record_key"),
+        *[expr().alias(name) for name, expr in selector.list_fields])
     versions = json.dumps(features.sources, sort_keys=True)
     targets = (listed.join(scored, "record_key").join(reasons, "record_key", "left").join(fields, "record_key", "left")
                .withColumn("rule_hits", F.array_join("rule_hits", "; "))

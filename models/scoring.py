@@ -79,9 +79,11 @@ def _matrix(batch: pd.DataFrame, features: tuple[str, ...]) -> pd.DataFrame:
     return batch[list(features)].astype(float)
 
 
-def score_frame(features: DataFrame, model: ScoringModel, record_id: str) -> DataFrame:
-    """(record_key, fraud_score, critical_score) for every row of `features`."""
-    columns = (record_id, *model.features)
+def score_frame(features: DataFrame, model: ScoringModel, record_id: str, carry: tuple[str, ...] = ()) -> DataFrame:
+    """(record_key, fraud_score, critical_score, *carry) for every row of `features`: the `carry`
+    columns ride along unchanged (the day's rule hits), so nothing has to be joined back."""
+    columns = (record_id, *model.features, *carry)
+    schema = ", ".join([SCORE_SCHEMA, *[f"{c} {features.schema[c].dataType.simpleString()}" for c in carry]])
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         fraud_model = _booster(model.fraud)
@@ -91,9 +93,10 @@ def score_frame(features: DataFrame, model: ScoringModel, record_id: str) -> Dat
             fraud = fraud_model.predict_proba(x)[:, 1] if len(x) else np.array([])
             critical = fraud * critical_model.predict_proba(x)[:, 1] if critical_model and len(x) else fraud
             yield pd.DataFrame({"record_key": batch[record_id].astype(str), "fraud_score": fraud.astype(float),
-                                "critical_score": np.asarray(critical, dtype=float)})
+                                "critical_score": np.asarray(critical, dtype=float),
+                                **{c: batch[c] for c in carry}})
 
-    return features.select(*columns).mapInPandas(score, SCORE_SCHEMA)
+    return features.select(*dict.fromkeys(columns)).mapInPandas(score, schema)
 
 
 def _contributions(model: xgb.XGBClassifier, x: pd.DataFrame) -> np.ndarray:

@@ -124,7 +124,12 @@ def profile_features_from_state_for(spark, spec, records, state) -> pd.DataFrame
     from features.profiles import profile_features_from_state
 
     out = profile_features_from_state(records, state, spec.entities, spec.record_id, spec.day_column)
-    return out.toPandas().set_index(spec.record_id).sort_index()
+    got = out.toPandas().set_index(spec.record_id).sort_index()
+    # An entity type too large to broadcast is joined by a shuffle, to the same values.
+    shuffled = profile_features_from_state(records, state, spec.entities, spec.record_id, spec.day_column,
+                                           broadcast_rows=0)
+    pd.testing.assert_frame_equal(shuffled.toPandas().set_index(spec.record_id).sort_index(), got)
+    return got
 
 
 FEATURES = ["log_value_usd", "pccc_identity_fail", "seller_fraud_rate", "value_to_de_minimis"]
