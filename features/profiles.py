@@ -156,14 +156,17 @@ def profile_values(sums: DataFrame) -> DataFrame:
 def pivot_profiles(records: DataFrame, long: DataFrame, entities: dict[str, tuple[str, ...]],
                    record_id: str, day_column: str) -> DataFrame:
     """Long-form profile values (record, `_i`: the entity type's position, statistics) back to one
-    row per record with `<entity>_<stat>` columns. Every record has one long row per entity type,
-    so the record's rows sorted by position put entity type i at index i: each column is then one
-    array lookup (a pivot would evaluate every (entity, statistic) aggregate on every long row)."""
+    row per record with `<entity>_<stat>` columns, joined to `records` (every column of it is kept:
+    pass the id and day, or the rows other entity types were already joined to). Every record has
+    one long row per entity type, so the record's rows sorted by position put entity type i at
+    index i: each column is then one array lookup (a pivot would evaluate every (entity, statistic)
+    aggregate on every long row). `day_column` is part of the signature for the variants
+    `benchmarks/pivot_variants.py` swaps in."""
     stats = F.struct(F.col("_i"), *[F.col(stat) for stat in PROFILE_STATS])
     per_record = long.groupBy(record_id).agg(F.array_sort(F.collect_list(stats)).alias("_a"))
     wide = per_record.select(record_id, *[F.col("_a")[i][stat].alias(f"{name}_{stat}")
                                           for i, name in enumerate(entities) for stat in PROFILE_STATS])
-    return records.select(record_id, day_column).join(wide, record_id, "left")
+    return records.join(wide, record_id, "left")
 
 
 def profile_features(
@@ -195,47 +198,60 @@ def profile_features(
     prior_f, prior_c = prior_rates(F.col("_n"), F.col("_f"), F.col("_c"))
     prior = overall.select("_day", prior_f.alias("_prior_f"), prior_c.alias("_prior_c"))
     values = profile_values(stats.join(prior, "_day", "left"))
-    return pivot_profiles(records, asked.join(values, ["_etype", "_entity", "_day"], "left"), entities, record_id,
-                          day_column)
+    return pivot_profiles(records.select(record_id, day_column), asked.join(values, ["_etype", "_entity", "_day"],
+                                                                            "left"), entities, record_id, day_column)
 
 
-# An entity type whose state has at most this many entities is broadcast to the day's records
-# (no shuffle); a larger one (PCCCs, sellers at national scale) is joined by a shuffle.
+# Entity types joined to the day's records one by one, wide, by broadcast: the smallest types, up
+# to this many, each of at most this many entities. The rest go through the long form (one row per
+# record and type, joined to the state and regrouped per record): a chain of joins slows with every
+# column it carries. The declarations' day features of the 1M day (`benchmarks/wide_joins.py`, warm
+# JVM): all 37 types long 79.9 s, 12 wide 60.6 s, 20 wide 56.0 s, 26 wide 56.2 s.
+WIDE_JOINS = 20
 BROADCAST_STATE_ROWS = 200_000
 
 
 def profile_features_from_state(records: DataFrame, state: DataFrame, entities: dict[str, tuple[str, ...]],
-                                record_id: str, day_column: str,
-                                broadcast_rows: int = BROADCAST_STATE_ROWS) -> DataFrame:
+                                record_id: str, day_column: str, broadcast_rows: int = BROADCAST_STATE_ROWS,
+                                wide_joins: int = WIDE_JOINS) -> DataFrame:
     """`profile_features` for the records of one day from the entity state as it stood before that
-    day (`features.entity_state`: cumulative counts per entity type and entity): per entity type a
-    left join of the day's records to that type's state rows on the entity key, instead of a
-    running sum over all history. Entity types with few entities are broadcast, so a day whose
-    every type is small never shuffles its records (the long form of `profile_features` would
-    shuffle one row per record and entity type twice)."""
+    day (`features.entity_state`: cumulative counts per entity type and entity): joins on the day's
+    entities instead of a running sum over all history. The smallest entity types are joined one
+    by one from one broadcast relation (no shuffle); the others in long form, as `profile_features`
+    regroups its grid."""
     records = with_derived_keys(records)
     sizes = {row["etype"]: row for row in state.groupBy("etype").agg(
         F.count(F.lit(1)).alias("entities"), *[F.sum(c).alias(c) for c in "nfc"]).collect()}
     overall = sizes.get(GLOBAL)
     prior_f, prior_c = [F.lit(rate) for rate in prior_rates(*[int(overall[c] or 0) if overall else 0
                                                               for c in "nfc"])]
-    small = [name for name in entities if (sizes[name]["entities"] if name in sizes else 0) <= broadcast_rows]
-    # The small types' state is one broadcast relation keyed by "<type>|<entity>" (read and sent
-    # once, reused by every join); each large type is shuffled on its own.
-    shared = F.broadcast(state.where(F.col("etype").isin(small)).select(
+    count = {name: sizes[name]["entities"] if name in sizes else 0 for name in entities}
+    wide = [name for name in sorted(entities, key=count.get)[:wide_joins] if count[name] <= broadcast_rows]
+    position = {name: i for i, name in enumerate(entities)}
+    frame = records.select(record_id, day_column, *[entity_key(entities[name]).alias(f"_k{position[name]}")
+                                                     for name in wide])
+    # One relation keyed "<type>|<entity>", the same for every join, so it is read and sent once.
+    shared = F.broadcast(state.where(F.col("etype").isin(wide)).select(
         F.concat_ws("|", "etype", "entity").alias("_key"), *"nfcr", "last_label_day"))
-    frame = records.select(record_id, day_column, *[entity_key(cols).alias(f"_k{i}")
-                                                     for i, cols in enumerate(entities.values())])
-    stats = []
-    for i, name in sorted(enumerate(entities), key=lambda item: item[1] in small):  # shuffles on narrow rows first
+    for name in wide:
+        i = position[name]
         counts = [F.col(f"_s.{c}").alias(f"_{c}{i}") for c in "nfcr"] + [F.col("_s.last_label_day").alias(f"_last{i}")]
-        if name in small:  # the same relation each time (not a renamed one), so its broadcast is reused
-            on = F.concat_ws("|", F.lit(name), F.col(f"_k{i}")) == F.col("_s._key")
-            frame = frame.join(shared.alias("_s"), on, "left").select(*frame.columns, *counts)
-        else:
-            side = state.where(F.col("etype") == name).alias("_s")
-            frame = frame.join(side, F.col(f"_k{i}") == F.col("_s.entity"), "left").select(*frame.columns, *counts)
-    for i, name in enumerate(entities):
+        on = F.concat_ws("|", F.lit(name), F.col(f"_k{i}")) == F.col("_s._key")
+        frame = frame.join(shared.alias("_s"), on, "left").select(*frame.columns, *counts)
+    stats = {}
+    for name in wide:
+        i = position[name]
         n, f, c, r = [F.coalesce(F.col(f"_{s}{i}"), F.lit(0)) for s in "nfcr"]
-        stats += _stat_columns(n, f, c, r, F.col(f"_last{i}"), F.col(day_column), prior_f, prior_c, f"{name}_")
-    return frame.select(record_id, day_column, *stats)
+        stats[name] = _stat_columns(n, f, c, r, F.col(f"_last{i}"), F.col(day_column), prior_f, prior_c, f"{name}_")
+    frame = frame.select(record_id, day_column, *[column for name in wide for column in stats[name]])
+    rest = {name: columns for name, columns in entities.items() if name not in wide}
+    if rest:
+        asked = asked_entities(records, rest, record_id, day_column)
+        sums = state.where(F.col("etype").isin(list(rest))).select(
+            F.col("etype").alias("_etype"), F.col("entity").alias("_entity"),
+            *[F.col(c).alias(f"_{c}") for c in "nfcr"], F.col("last_label_day").alias("_last"))
+        long = asked.join(sums, ["_etype", "_entity"], "left").fillna(0, PROFILE_SUMS)
+        long = long.select(record_id, "_i", *_stat_columns(
+            *[F.col(c) for c in ("_n", "_f", "_c", "_r", "_last", "_day")], prior_f, prior_c))
+        frame = pivot_profiles(frame, long, rest, record_id, day_column)
+    return frame.select(record_id, day_column, *[f"{name}_{stat}" for name in entities for stat in PROFILE_STATS])
