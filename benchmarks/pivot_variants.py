@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.kept_lake import add_kept_lake_arguments, use_kept_lake  # noqa: E402
 
 
 def variants(day: dt.date) -> dict:
@@ -83,17 +84,12 @@ def variants(day: dt.date) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, required=True, help="a work folder `daily_run.py --workdir` kept")
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="the day that run scored")
+    add_kept_lake_arguments(parser)
     parser.add_argument("--variants", default="current,arrow_reshape")
     parser.add_argument("--check", action="store_true", help="compare 2,000 records of each with the current code")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pivot_variants.json")
     args = parser.parse_args()
-    work = args.workdir.resolve()
-    for name in [n for n in os.environ if n.startswith("CUSTOMS_")]:
-        del os.environ[name]
-    os.environ.update(CUSTOMS_HOME=str(work), DAGSTER_HOME=str(work / "dagster_home"),
-                      MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}")
+    work = use_kept_lake(args.workdir)
 
     import pandas as pd
 

@@ -11,9 +11,7 @@ Prints the seconds and writes JSON to benchmarks/results/wide_joins.json."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
 import sys
 import time
 from functools import partial
@@ -22,20 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.kept_lake import add_kept_lake_arguments, use_kept_lake  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workdir", type=Path, required=True, help="a work folder `daily_run.py --workdir` kept")
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="the day that run scored")
+    add_kept_lake_arguments(parser)
     parser.add_argument("--channel", default="declarations")
     parser.add_argument("--wide", default="0,6,12,20,26,33", help="comma-separated numbers of wide joins")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "wide_joins.json")
     args = parser.parse_args()
-    work = args.workdir.resolve()
-    for name in [n for n in os.environ if n.startswith("CUSTOMS_")]:
-        del os.environ[name]
-    os.environ.update(CUSTOMS_HOME=str(work), DAGSTER_HOME=str(work / "dagster_home"),
-                      MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}")
+    work = use_kept_lake(args.workdir)
 
     import features.entity_state as entity_state
     import features.profiles as profiles

@@ -230,7 +230,7 @@ def profile_features_from_state(records: DataFrame, state: DataFrame, entities: 
     position = {name: i for i, name in enumerate(entities)}
     frame = records.select(record_id, day_column, *[entity_key(entities[name]).alias(f"_k{position[name]}")
                                                      for name in wide])
-    # One relation keyed "<type>|<entity>", the same for every join, so it is read and sent once.
+    # One relation for all the wide types, keyed "<type>|<entity>" (the same plan under every join).
     shared = F.broadcast(state.where(F.col("etype").isin(wide)).select(
         F.concat_ws("|", "etype", "entity").alias("_key"), *"nfcr", "last_label_day"))
     for name in wide:
