@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from generator.config import Rates
-from generator.world import COUNTRIES, COUNTRY_WEIGHTS, FTA_TAX_TYPE, World, digit_strings
+from generator.world import COUNTRIES, COUNTRY_WEIGHTS, FTA_TAX_TYPE, World, digit_strings, zero_padded
 
 FX_KRW = {"USD": 1350.0, "CNY": 187.0, "EUR": 1470.0, "JPY": 9.1}
 DRUGS = np.array(["methamphetamine", "cannabis", "MDMA", "cocaine", "ketamine", "synthetic cannabinoid"])
@@ -35,7 +35,7 @@ class DayBatch:
 
 def _risk_p(rate: float, weight: np.ndarray) -> np.ndarray:
     """Per-record probability with mean about `rate`, concentrated where `weight` is high."""
-    return np.clip(rate * weight / max(weight.mean(), 1e-9), 0, 0.95)
+    return np.clip(rate * weight / max(weight.mean() if len(weight) else 1.0, 1e-9), 0, 0.95)
 
 
 def _risk_weighted(rng: np.random.Generator, rate: float, weight: np.ndarray) -> np.ndarray:
@@ -159,7 +159,7 @@ def express(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Gen
     departure = rng.choice(["CN", "US", "JP", "DE", "HK", "VN"], n, p=[0.55, 0.2, 0.1, 0.05, 0.05, 0.05]).astype(object)
     currency = np.where(departure == "CN", np.where(rng.random(n) < 0.3, "CNY", "USD"),
                         np.where(departure == "JP", "JPY", np.where(departure == "DE", "EUR", "USD")))
-    fx = np.vectorize(FX_KRW.get)(currency)
+    fx = np.vectorize(FX_KRW.get, otypes=[float])(currency)
     true_usd = np.exp(rng.normal(3.5, 0.8, n))
     limit = np.where(departure == "US", 200.0, 150.0)
 
@@ -167,7 +167,7 @@ def express(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Gen
     splitter = rng.random(n) < rates.express_split_buyers / 2.5
     parts = rng.integers(2, 5, n)
     group = np.repeat(np.arange(n), np.where(splitter, parts, 1))[:n]
-    first = np.r_[True, group[1:] != group[:-1]]
+    first = np.r_[True, group[1:] != group[:-1]][:n]  # [:n]: no first parcel on a day without parcels
     is_split = splitter[group]
     holder, seller, departure = holder[group], seller[group], departure[group]
     currency, fx, limit = currency[group], fx[group], limit[group]
@@ -205,7 +205,7 @@ def express(world: World, day: dt.date, n: int, rates: Rates, rng: np.random.Gen
     purpose = np.where(rng.random(n) < 0.93, "personal", "commercial")
     clearance = np.where((declared_usd <= limit) & (purpose == "personal"), "list", "full")
     serial = 6 if n <= 10**6 else 7  # one more digit for a day of more than a million parcels
-    awb = np.char.add(f"E{day:%y%m%d}", np.char.zfill(rng.choice(10**serial, n, replace=False).astype(str), serial))
+    awb = np.char.add(f"E{day:%y%m%d}", zero_padded(rng.choice(10**serial, n, replace=False), serial))
     awb = awb.astype(object)
     misuse = shared | unregistered | suspended
     fraud_type = np.select([drugs, watch_seller, misuse, under, is_split],
@@ -258,7 +258,7 @@ def s10_ids(rng: np.random.Generator, prefixes: np.ndarray, countries: np.ndarra
     total = digits @ np.array([8, 6, 4, 2, 3, 5, 9, 7])
     check = 11 - total % 11
     check = np.where(check == 10, 0, np.where(check == 11, 5, check))
-    body = np.char.add(np.char.zfill(serial.astype(str), 8), check.astype(str))
+    body = np.char.add(zero_padded(serial, 8), check.astype(str))
     return np.char.add(np.char.add(prefixes.astype(str), body), countries.astype(str))
 
 

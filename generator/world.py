@@ -61,7 +61,7 @@ def digit_strings(rng: np.random.Generator, n: int, width: int, prefix: str = ""
     return np.ascontiguousarray(chars).view(f"<U{len(prefix) + width}").ravel()
 
 
-def _zero_padded(values: np.ndarray, width: int) -> np.ndarray:
+def zero_padded(values: np.ndarray, width: int) -> np.ndarray:
     """Non-negative integers as zero-padded digit strings of `width`, without a Python loop."""
     digits = (values[:, None] // (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))) % 10
     return np.ascontiguousarray(DIGITS[digits]).view(f"<U{width}").ravel()
@@ -115,7 +115,7 @@ class World:
         n_holders = max(500, int(20000 * s))
         # Distinct numbers drawn as integers (hashing a million strings is slow), then formatted.
         self.pccc = rng.permutation(np.unique(rng.integers(0, 10**12, n_holders)))
-        self.pccc = np.char.add("P", _zero_padded(self.pccc, 12))
+        self.pccc = np.char.add("P", zero_padded(self.pccc, 12))
         n_holders = len(self.pccc)
         self.holder_name = korean_names(rng, n_holders)
         self.holder_phone = phones(rng, n_holders)

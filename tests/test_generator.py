@@ -127,3 +127,20 @@ def test_events_ground_truth(generated):
     kinds = {e["kind"] for e in events}
     assert kinds == {"price_surge", "supply_shock"}
     assert all(e["hs6"] and e["start"] > START.isoformat() for e in events)
+
+
+@pytest.mark.parametrize("channel", ["declarations", "express", "mail"])
+def test_a_day_without_records_is_an_empty_batch(channel):
+    """A channel's day of 0 records (a holiday, a tiny scale) gives empty rows and truth, not an error."""
+    import numpy as np
+
+    from generator import channels
+    from generator.world import World
+
+    config = GeneratorConfig()
+    batch = getattr(channels, channel)(World(config, dt.date(2024, 1, 1)), dt.date(2024, 1, 2), 0, config.rates,
+                                       np.random.default_rng(1))
+    full = getattr(channels, channel)(World(config, dt.date(2024, 1, 1)), dt.date(2024, 1, 2), 5, config.rates,
+                                      np.random.default_rng(1))
+    assert len(batch.rows) == len(batch.truth) == 0
+    assert list(batch.rows.columns) == list(full.rows.columns)
