@@ -51,7 +51,7 @@ def land_generated(world: World, config: GeneratorConfig, landing: Path, source:
 
 
 def write_landing(args: argparse.Namespace, landing: Path, small_day: dt.date, big_day: dt.date,
-                  backfill: list[dt.date]) -> None:
+                  backfill: list[dt.date], backfill_source: str) -> None:
     """Write the small day, the big day and the backfill days as landing files (not timed)."""
     config = GeneratorConfig(seed=args.seed)
     world = World(config, DAY - dt.timedelta(days=60))
@@ -62,9 +62,9 @@ def write_landing(args: argparse.Namespace, landing: Path, small_day: dt.date, b
         n = land_generated(world, config, landing, source, big_day, args.rows)
         log(f"  {source}: {n} records for {big_day}")
     for i, day in enumerate(backfill, start=1):
-        land_generated(world, config, landing, args.sources[0], day, args.backfill_rows_per_day)
+        land_generated(world, config, landing, backfill_source, day, args.backfill_rows_per_day)
         if i % 10 == 0 or i == len(backfill):
-            log(f"  {args.sources[0]} backfill: {i}/{len(backfill)} days written")
+            log(f"  {backfill_source} backfill: {i}/{len(backfill)} days written")
     log(f"landing files written in {time.perf_counter() - began:.0f}s (not part of the figures)")
 
 
@@ -115,7 +115,7 @@ def main() -> None:
     backfill_source = args.sources[0]
     # In a child process that ends before Spark starts: the generator's memory is not the pipeline's.
     writer = multiprocessing.get_context("fork").Process(
-        target=write_landing, args=(args, settings.landing_dir, small_day, big_day, backfill))
+        target=write_landing, args=(args, settings.landing_dir, small_day, big_day, backfill, backfill_source))
     writer.start()
     writer.join()
     if writer.exitcode:
