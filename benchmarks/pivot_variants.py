@@ -16,7 +16,6 @@ current code's. Prints the seconds and writes JSON to benchmarks/results/pivot_v
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.kept_lake import add_kept_lake_arguments, use_kept_lake  # noqa: E402
 
 
-def variants(day: dt.date) -> dict:
+def variants() -> dict:
     """name -> a function with `pivot_profiles`' signature."""
     import numpy as np
     import pyarrow as pa
@@ -40,7 +39,7 @@ def variants(day: dt.date) -> dict:
     current = profiles.pivot_profiles
     stats = profiles.PROFILE_STATS
 
-    def arrow_reshape(records, long, entities, record_id, day_column):
+    def arrow_reshape(records, long, entities, record_id):
         names, width = list(entities), len(entities)
         columns = [f"{name}_{stat}" for name in names for stat in stats]
         schema = T.StructType([T.StructField(record_id, T.StringType()),
@@ -71,7 +70,7 @@ def variants(day: dt.date) -> dict:
         wide = rows.repartition(record_id).sortWithinPartitions(record_id, "_i").mapInArrow(reshape, schema)
         return records.join(wide, record_id, "left")
 
-    def pivot_first(records, long, entities, record_id, day_column):
+    def pivot_first(records, long, entities, record_id):
         names = list(entities)
         wide = (long.groupBy(record_id).pivot("_i", list(range(len(names))))
                 .agg(*[F.first(stat).alias(stat) for stat in stats]))
@@ -100,7 +99,7 @@ def main() -> None:
     from orchestration.resources import SparkResource
 
     spark, settings, selector = SparkResource().session(), Settings.from_env(), SELECTORS["declarations"]
-    chosen = variants(args.day)
+    chosen = variants()
     reference, seconds = None, {}
     for i, name in enumerate(["current (warm-up)", *args.variants.split(",")]):
         profiles.pivot_profiles = chosen[name.split()[0]]

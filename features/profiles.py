@@ -154,14 +154,13 @@ def profile_values(sums: DataFrame) -> DataFrame:
 
 
 def pivot_profiles(records: DataFrame, long: DataFrame, entities: dict[str, tuple[str, ...]],
-                   record_id: str, day_column: str) -> DataFrame:
+                   record_id: str) -> DataFrame:
     """Long-form profile values (record, `_i`: the entity type's position, statistics) back to one
     row per record with `<entity>_<stat>` columns, joined to `records` (every column of it is kept:
     pass the id and day, or the rows other entity types were already joined to). Every record has
     one long row per entity type, so the record's rows sorted by position put entity type i at
     index i: each column is then one array lookup (a pivot would evaluate every (entity, statistic)
-    aggregate on every long row). `day_column` is part of the signature for the variants
-    `benchmarks/pivot_variants.py` swaps in."""
+    aggregate on every long row)."""
     stats = F.struct(F.col("_i"), *[F.col(stat) for stat in PROFILE_STATS])
     per_record = long.groupBy(record_id).agg(F.array_sort(F.collect_list(stats)).alias("_a"))
     wide = per_record.select(record_id, *[F.col("_a")[i][stat].alias(f"{name}_{stat}")
@@ -199,7 +198,7 @@ def profile_features(
     prior = overall.select("_day", prior_f.alias("_prior_f"), prior_c.alias("_prior_c"))
     values = profile_values(stats.join(prior, "_day", "left"))
     return pivot_profiles(records.select(record_id, day_column), asked.join(values, ["_etype", "_entity", "_day"],
-                                                                            "left"), entities, record_id, day_column)
+                                                                            "left"), entities, record_id)
 
 
 # Entity types joined to the day's records one by one, wide, by broadcast: the smallest types, up
@@ -253,5 +252,5 @@ def profile_features_from_state(records: DataFrame, state: DataFrame, entities: 
         long = asked.join(sums, ["_etype", "_entity"], "left").fillna(0, PROFILE_SUMS)
         long = long.select(record_id, "_i", *_stat_columns(
             *[F.col(c) for c in ("_n", "_f", "_c", "_r", "_last", "_day")], prior_f, prior_c))
-        frame = pivot_profiles(frame, long, rest, record_id, day_column)
+        frame = pivot_profiles(frame, long, rest, record_id)
     return frame.select(record_id, day_column, *[f"{name}_{stat}" for name in entities for stat in PROFILE_STATS])
