@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 
 def top_n(rate: float, total: int) -> int:
@@ -51,3 +52,14 @@ def ranking_report(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, r
         if revenue is not None:
             report["revenue_recall_at"][str(rate)] = round(m["revenue_recall"], 4)
     return report
+
+
+def roc_auc(score: np.ndarray, label: np.ndarray) -> float | None:
+    """The area under the ROC curve: the chance that a random fraud scores above a random clear
+    record (ties count half); None when `label` has only one class."""
+    label = np.asarray(label).astype(bool)
+    positives, negatives = int(label.sum()), int((~label).sum())
+    if not positives or not negatives:
+        return None
+    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
+    return float((ranks[label].sum() - positives * (positives + 1) / 2) / (positives * negatives))
