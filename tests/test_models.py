@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from features.declarations import declaration_features
-from models.metrics import ranking_report, selection_metrics, top_n
+from models.metrics import ranking_report, roc_auc, selection_metrics, top_n
 from models.selection import fraud_ranking, published_ranking
 
 
@@ -29,6 +29,23 @@ def test_metrics_on_a_hand_computed_example():
     report = ranking_report(fraud_ranking(scores), fraud, critical, [0.1, 0.5])
     assert report["precision_at"] == {"0.1": 1.0, "0.5": 0.4}
     assert report["recall_at"] == {"0.1": 0.25, "0.5": 0.5}
+
+
+def test_roc_auc_on_a_hand_computed_example():
+    fraud = np.array([1, 0, 1, 0])
+    # pairs (fraud, clear) ranked right: (0.9 > 0.4), (0.9 > 0.2), (0.3 > 0.2); wrong: (0.3 < 0.4)
+    assert roc_auc(np.array([0.9, 0.4, 0.3, 0.2]), fraud) == 0.75
+    assert roc_auc(np.array([0.5, 0.5, 0.5, 0.5]), fraud) == 0.5  # ties count half
+    assert roc_auc(np.array([0.1, 0.2]), np.array([1, 1])) is None
+
+
+def test_novel_rows_are_those_without_an_identical_consignment():
+    from models.evaluate import novel_rows
+    seen = pd.DataFrame({"hs6_code": ["010101", "020202"], "net_mass": [1.0, 2.0], "item_price": [10.0, 20.0]})
+    test = pd.DataFrame({"hs6_code": ["010101", "010101", "020202", "030303"], "net_mass": [1.0, 1.0, 2.0, 1.0],
+                         "item_price": [10.0, 11.0, 20.0, 10.0], "row": [0, 1, 2, 3]})
+    # same goods at another price, or other goods at a seen mass and price, are novel
+    assert novel_rows(test, seen)["row"].tolist() == [1, 3]
 
 
 def test_published_ranking_reserves_capacity_for_critical_scores():
