@@ -119,8 +119,8 @@ def main() -> None:
     rows = []
     combos = list(itertools.product(*grid.values()))
     for k, values in enumerate(combos, 1):
-        chosen = dict(zip(names, values, strict=True))
-        rule = replace(base, **chosen)
+        point = dict(zip(names, values, strict=True))
+        rule = replace(base, **point)
         per_seed = {}
         for seed, (evidence, events, item_hs) in seeds.items():
             judged = evidence.withColumn("has_base", has_baseline(rule))
@@ -130,9 +130,9 @@ def main() -> None:
         false_alarms = (100 * sum(r["false_alarms"] for r in per_seed.values())
                         / sum(r["item_weeks"] for r in per_seed.values()))
         worst = min(r["recall"] for r in per_seed.values())
-        rows.append({**chosen, "recall": round(recall, 3), "worst_seed_recall": worst,
+        rows.append({**point, "recall": round(recall, 3), "worst_seed_recall": worst,
                      "false_alarms_per_100": round(false_alarms, 3), "per_seed": per_seed})
-        log(f"  rule {k}/{len(combos)}: {chosen} recall {recall:.3f} (worst {worst}), "
+        log(f"  rule {k}/{len(combos)}: {point} recall {recall:.3f} (worst {worst}), "
             f"false alarms {false_alarms:.3f}/100")
 
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "per_seed"} for r in rows])
@@ -141,6 +141,10 @@ def main() -> None:
     chosen = (within.sort_values(["recall", "false_alarms_per_100"], ascending=[False, True]).iloc[0].to_dict()
               if len(within) else None)
     print(f"chosen (highest recall at most {args.false_alarm_cap} false alarms per 100 item-weeks): {chosen}")
+    if chosen is not None:
+        differs = {k: (getattr(base, k), chosen[k]) for k in names if getattr(base, k) != chosen[k]}
+        print("SupplyRule() is the chosen rule" if not differs else
+              f"SupplyRule() is NOT the chosen rule (default, chosen): {differs}")
 
     log(f"\nshocks the current rule misses, with their evidence (2 weeks before to {DETECTION_WEEKS} after the start):")
     for seed, (evidence, events, _) in seeds.items():

@@ -45,7 +45,8 @@ class SupplyRule:
     # At a handful of declarations the binomial z of a new origin is large by construction (2 of 2
     # from a new origin is z 14): there the alert rests on the drop and on every remaining shipment
     # coming from an origin that had a small share. A minimum of 3 from the top origin missed one
-    # of 56 development shocks at the same false-alarm rate (benchmarks/supply_rule_grid.py).
+    # of 56 development shocks at the same false-alarm rate (with the earlier, tighter rule on seven
+    # seeds: benchmarks/supply_rule_grid.py).
     # None: no combined alert.
     combined_drop_z: float | None = -1.5     # with the drop share above, and ...
     combined_dependence_z: float = 3.0       # ... the dependence share above, at this z, ...

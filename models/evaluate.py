@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, replace
-from functools import reduce
+from dataclasses import asdict, dataclass, replace
+from functools import cached_property, reduce
 from pathlib import Path
 
 import numpy as np
@@ -101,14 +101,15 @@ class EvaluationSets:
     columns: list[str]
     rows_lost_to_rules: list[dict[str, object]]
 
+    @cached_property
     def novel_test(self) -> pd.DataFrame:
         """The test rows with no identical consignment (same HS6, net mass and item price) in
         train or valid: where the selector has to generalise rather than remember."""
         return novel_rows(self.test, pd.concat([self.train, self.valid]))
 
 
-def evaluation_sets(spark: SparkSession, train_files: list, valid_file, test_file,
-                    label_lag_days: int = 0) -> EvaluationSets:
+def evaluation_sets(spark: SparkSession, train_files: list[str | Path], valid_file: str | Path,
+                    test_file: str | Path, label_lag_days: int = 0) -> EvaluationSets:
     """Read the three files (keeping only the rows the lake's rules accept) and build every row's
     point-in-time features from the train and valid labels alone; a label feeds the profiles of
     records from `label_lag_days` days after its declaration (0: the next day)."""
@@ -135,18 +136,20 @@ def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rate
              critical_share: float = CRITICAL_SHARE, params: TrainParams | None = None,
              label_lag_days: int = 0) -> tuple[dict, Selector]:
     """Build features, train on train (early stopping on valid; `KCS_PARAMS` unless `params`),
-    score the test file. Every file
-    keeps only the rows the lake's rules accept; a label feeds the profiles of records from
-    `label_lag_days` days after its declaration (0: the next day, as the published baselines)."""
+    score the test file. Every file keeps only the rows the lake's rules accept; a label feeds the
+    profiles of records from `label_lag_days` days after its declaration (0: the next day, as the
+    published baselines). The report names the hyperparameters it trained with (`params`)."""
+    params = params or KCS_PARAMS
     sets = evaluation_sets(spark, train_files, valid_file, test_file, label_lag_days)
     _log(f"training on {len(sets.train)} rows, validating on {len(sets.valid)} ...")
-    selector = train_selector(sets.train, sets.valid, sets.columns, params or KCS_PARAMS)
+    selector = train_selector(sets.train, sets.valid, sets.columns, params)
     _log(f"trained in {selector.train_seconds:.1f}s; scoring {len(sets.test)} test rows")
     report = score_report(selector, sets.test, rates, critical_share)
-    report["novel_ranking"] = novel_report(selector, sets.novel_test(), rates)
+    report["novel_ranking"] = novel_report(selector, sets.novel_test, rates)
     report["train_seconds"] = round(selector.train_seconds, 2)
     report["n_train"], report["n_valid"] = len(sets.train), len(sets.valid)
     report["label_lag_days"] = label_lag_days
+    report["params"] = asdict(params)
     report["rows_lost_to_rules"] = sets.rows_lost_to_rules
     return report, selector
 

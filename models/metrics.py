@@ -56,7 +56,10 @@ def ranking_report(order: np.ndarray, fraud: np.ndarray, critical: np.ndarray, r
 
 def roc_auc(score: np.ndarray, label: np.ndarray) -> float | None:
     """The area under the ROC curve: the chance that a random fraud scores above a random clear
-    record (ties count half); None when `label` has only one class."""
+    record (ties count half); None when `label` has only one class. Scores must be numbers (a NaN
+    score raises: fill missing values first)."""
+    if np.isnan(np.asarray(score, dtype=float)).any():
+        raise ValueError("roc_auc: a score is NaN")
     label = np.asarray(label).astype(bool)
     positives, negatives = int(label.sum()), int((~label).sum())
     if not positives or not negatives:
