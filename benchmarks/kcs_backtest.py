@@ -117,7 +117,8 @@ def main() -> None:
             print(f"  n_test {report['n_test']}, training {report['train_seconds']} s, whole window "
                   f"{report['seconds']} s; fraud precision@5/10% {fraud['precision_at']['0.05']} / "
                   f"{fraud['precision_at']['0.1']}; published precision@10% {published['precision_at']['0.1']}, "
-                  f"critical recall@10% {published['critical_recall_at']['0.1']}")
+                  f"critical recall@10% {published['critical_recall_at']['0.1']}; novel consignments "
+                  f"({report['novel_ranking']['n']}) precision@10% {report['novel_ranking']['precision_at']['0.1']}")
             print("  reserved share -> precision@10% / critical recall@10%: " + ", ".join(
                 f"{t['critical_share']} -> {t['precision_at_0.1']} / {t['critical_recall_at_0.1']}"
                 for t in report["critical_share_tradeoff"]), flush=True)
