@@ -132,9 +132,9 @@ def evaluation_sets(spark: SparkSession, train_files: list[str | Path], valid_fi
     return EvaluationSets(**sets, columns=columns, rows_lost_to_rules=[*train_lost, *valid_lost, *test_lost])
 
 
-def evaluate(spark: SparkSession, train_files: list, valid_file, test_file, rates: list[float] = DEFAULT_RATES,
-             critical_share: float = CRITICAL_SHARE, params: TrainParams | None = None,
-             label_lag_days: int = 0) -> tuple[dict, Selector]:
+def evaluate(spark: SparkSession, train_files: list[str | Path], valid_file: str | Path, test_file: str | Path,
+             rates: list[float] = DEFAULT_RATES, critical_share: float = CRITICAL_SHARE,
+             params: TrainParams | None = None, label_lag_days: int = 0) -> tuple[dict, Selector]:
     """Build features, train on train (early stopping on valid; `KCS_PARAMS` unless `params`),
     score the test file. Every file keeps only the rows the lake's rules accept; a label feeds the
     profiles of records from `label_lag_days` days after its declaration (0: the next day, as the
