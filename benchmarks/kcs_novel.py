@@ -145,12 +145,15 @@ def keeps_targets(m: dict) -> bool:
             and m["published_precision_at"]["0.1"] >= PUBLISHED_TARGETS["precision"])
 
 
+def mean_novel_precision(per_window: dict[str, dict]) -> float:
+    """A setting's novel precision@10 %, averaged over the windows it was measured on."""
+    return float(np.mean([m["novel_precision_at"]["0.1"] for m in per_window.values()]))
+
+
 def choose(results: dict[str, dict[str, dict]]) -> str | None:
     """The setting with the best mean novel precision@10 % among those keeping the full targets."""
-    eligible = {}
-    for setting, per_window in results.items():
-        if all(keeps_targets(m) for m in per_window.values()):
-            eligible[setting] = float(np.mean([m["novel_precision_at"]["0.1"] for m in per_window.values()]))
+    eligible = {setting: mean_novel_precision(per_window) for setting, per_window in results.items()
+                if all(keeps_targets(m) for m in per_window.values())}
     return max(eligible, key=eligible.get) if eligible else None
 
 
@@ -197,8 +200,7 @@ def main() -> None:
                 print(f"  [{j}/{len(settings)}] {describe(name, results[name][window])}", flush=True)
         chosen = choose(results)
         default_name = setting_name(default)
-        summary = {name: round(float(np.mean([m["novel_precision_at"]["0.1"] for m in w.values()])), 4)
-                   for name, w in results.items()}
+        summary = {name: round(mean_novel_precision(per_window), 4) for name, per_window in results.items()}
         print("mean novel precision@10% over the backtests: " + "; ".join(
             f"{k} {v}" for k, v in sorted(summary.items(), key=lambda kv: -kv[1])))
         print(f"default ({default_name}): {summary[default_name]}; chosen: {chosen} ({summary.get(chosen)})")

@@ -136,10 +136,10 @@ def main() -> None:
             f"false alarms {false_alarms:.3f}/100")
 
     table = pd.DataFrame([{k: v for k, v in r.items() if k != "per_seed"} for r in rows])
-    print(table.sort_values(["recall", "false_alarms_per_100"], ascending=[False, True]).to_string(index=False))
-    within = table[table["false_alarms_per_100"] <= args.false_alarm_cap]
-    chosen = (within.sort_values(["recall", "false_alarms_per_100"], ascending=[False, True]).iloc[0].to_dict()
-              if len(within) else None)
+    ranked = table.sort_values(["recall", "false_alarms_per_100"], ascending=[False, True])
+    print(ranked.to_string(index=False))
+    within = ranked[ranked["false_alarms_per_100"] <= args.false_alarm_cap]
+    chosen = within.iloc[0].to_dict() if len(within) else None
     print(f"chosen (highest recall at most {args.false_alarm_cap} false alarms per 100 item-weeks): {chosen}")
     if chosen is not None:
         differs = {k: (getattr(base, k), chosen[k]) for k in names if getattr(base, k) != chosen[k]}

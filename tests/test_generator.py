@@ -138,9 +138,8 @@ def test_a_day_without_records_is_an_empty_batch(channel):
     from generator.world import World
 
     config = GeneratorConfig()
-    batch = getattr(channels, channel)(World(config, dt.date(2024, 1, 1)), dt.date(2024, 1, 2), 0, config.rates,
-                                       np.random.default_rng(1))
-    full = getattr(channels, channel)(World(config, dt.date(2024, 1, 1)), dt.date(2024, 1, 2), 5, config.rates,
-                                      np.random.default_rng(1))
+    world, make = World(config, dt.date(2024, 1, 1)), getattr(channels, channel)
+    batch = make(world, dt.date(2024, 1, 2), 0, config.rates, np.random.default_rng(1))
+    full = make(world, dt.date(2024, 1, 2), 5, config.rates, np.random.default_rng(1))
     assert len(batch.rows) == len(batch.truth) == 0
     assert list(batch.rows.columns) == list(full.rows.columns)
