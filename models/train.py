@@ -23,6 +23,7 @@ class TrainParams:
     subsample: float = 0.9
     colsample_bytree: float = 0.8
     min_child_weight: float = 2.0
+    max_bin: int = 256
     early_stopping_rounds: int = 50
     nthread: int = 2
     seed: int = 7
@@ -54,8 +55,9 @@ def _booster(params: TrainParams, max_depth: int | None = None) -> xgb.XGBClassi
     return xgb.XGBClassifier(
         tree_method="hist", max_depth=max_depth or params.max_depth, learning_rate=params.learning_rate,
         n_estimators=params.n_estimators, subsample=params.subsample, colsample_bytree=params.colsample_bytree,
-        min_child_weight=params.min_child_weight, early_stopping_rounds=params.early_stopping_rounds,
-        eval_metric="aucpr", n_jobs=params.nthread, random_state=params.seed,
+        min_child_weight=params.min_child_weight, max_bin=params.max_bin,
+        early_stopping_rounds=params.early_stopping_rounds, eval_metric="aucpr", n_jobs=params.nthread,
+        random_state=params.seed,
     )
 
 

@@ -13,6 +13,8 @@ from orchestration.ingestion import DATA_ENGINEERING, silver_key
 from orchestration.resources import LakeResource, SparkResource
 from orchestration.table_metadata import delta_table_metadata
 
+DEFAULT_PARAMS = TrainParams()
+
 
 class SelectorConfig(dg.Config):
     """Hyperparameters and the windows: the last `eval_days` days of labels are the evaluation
@@ -20,10 +22,11 @@ class SelectorConfig(dg.Config):
 
     eval_days: int = 14
     stop_days: int = 7
-    max_depth: int = 8
-    learning_rate: float = 0.05
-    n_estimators: int = 1000
-    early_stopping_rounds: int = 50
+    max_depth: int = DEFAULT_PARAMS.max_depth
+    learning_rate: float = DEFAULT_PARAMS.learning_rate
+    n_estimators: int = DEFAULT_PARAMS.n_estimators
+    early_stopping_rounds: int = DEFAULT_PARAMS.early_stopping_rounds
+    max_bin: int = DEFAULT_PARAMS.max_bin
 
 
 def feature_key(selector: ChannelSelector) -> dg.AssetKey:
@@ -73,7 +76,8 @@ def build_selector_assets(selector: ChannelSelector) -> list[dg.AssetsDefinition
                        spark: SparkResource) -> dg.MaterializeResult:
         """Weekly retraining on the latest inspection feedback."""
         params = TrainParams(max_depth=config.max_depth, learning_rate=config.learning_rate,
-                             n_estimators=config.n_estimators, early_stopping_rounds=config.early_stopping_rounds)
+                             n_estimators=config.n_estimators, early_stopping_rounds=config.early_stopping_rounds,
+                             max_bin=config.max_bin)
         outcome = train_channel_selector(spark.session(), lake.settings(), selector, params, config.eval_days,
                                          config.stop_days)
         context.log.info(f"{selector.model_name} version {outcome.version}: {outcome.promotion['reason']}")

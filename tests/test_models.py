@@ -298,3 +298,18 @@ def test_label_lag_delays_when_a_label_feeds_a_profile(spark):
     by_id = feats.toPandas().set_index("declaration_id")
     # known 7 days after the declaration: not yet on day 3, counted on day 9
     assert by_id.loc["1", "importer_n"] == 0 and by_id.loc["2", "importer_n"] == 1
+
+
+def test_training_variants_reach_the_booster():
+    """The training benchmark's `name=value` variants become TrainParams with typed fields, an
+    unknown field is refused, and `max_bin` reaches XGBoost."""
+    from benchmarks.train_speed import parse_variants
+    from models.train import TrainParams, _booster
+
+    variants = parse_variants("default; learning_rate=0.1,max_bin=64")
+    assert variants["default"] == TrainParams()
+    changed = variants["learning_rate=0.1,max_bin=64"]
+    assert changed.learning_rate == 0.1 and changed.max_bin == 64 and isinstance(changed.max_bin, int)
+    assert _booster(changed).get_params()["max_bin"] == 64
+    with pytest.raises(SystemExit, match="unknown TrainParams field 'depth'"):
+        parse_variants("depth=4")

@@ -1,0 +1,160 @@
+"""Training a declarations selector on a national volume of labelled rows: how long each set of
+hyperparameters takes, and what it costs in selection quality, on one generated world.
+
+    .venv/bin/python benchmarks/train_speed.py --seed 3 --variants "default;learning_rate=0.1"
+
+The world: `--days` days of `--per-day` generated declarations (seed `--seed`), the weekly feature
+table built from silver (each row from what was known before its day), every record labelled with
+the generator's truth (a national year of inspection results stands in for the sample's 15 %). The
+last `--eval-days` days are the evaluation window; the `--rows` records before them are cut in time
+order, 80 % training and the last 20 % early stopping, as the pipeline cuts its history. Each
+variant (`name=value` fields of `models.train.TrainParams`, `;` between variants, `default` for
+`TrainParams()`) trains the fraud and critical boosters and is timed; its fraud precision and
+critical recall at 1, 2, 5 and 10 % of the evaluation window are printed beside the seconds.
+
+The labelled frame is cached in `--cache` (per seed, days and volume), so a second call only trains.
+Choose variants on development seeds; the README's reported seed for generated data is 7."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.metrics import ranking_report  # noqa: E402
+from models.selection import fraud_ranking  # noqa: E402
+from models.train import TrainParams, train_selector  # noqa: E402
+
+START = dt.date(2024, 1, 1)
+RATES = [0.01, 0.02, 0.05, 0.1]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def parse_variants(text: str) -> dict[str, TrainParams]:
+    """`default;learning_rate=0.1,max_bin=64` -> {name: TrainParams}; unknown fields refused."""
+    fields = {f.name: f.type for f in dataclasses.fields(TrainParams)}
+    variants: dict[str, TrainParams] = {}
+    for spec in filter(None, (v.strip() for v in text.split(";"))):
+        if spec == "default":
+            variants[spec] = TrainParams()
+            continue
+        changes = {}
+        for pair in spec.split(","):
+            name, _, value = pair.partition("=")
+            name = name.strip()
+            if name not in fields:
+                raise SystemExit(f"unknown TrainParams field {name!r} in {spec!r}: one of {sorted(fields)}")
+            changes[name] = int(value) if fields[name] in ("int", int) else float(value)
+        variants[spec] = replace(TrainParams(), **changes)
+    return variants
+
+
+def labelled_frame(args: argparse.Namespace) -> pd.DataFrame:
+    """The declarations feature table of the generated world joined to the generator's truth,
+    built once per seed, days and volume and cached as parquet."""
+    cache = args.cache / f"seed{args.seed}-{args.days}x{args.per_day}.parquet"
+    if cache.exists():
+        log(f"labelled frame from {cache}")
+        return pd.read_parquet(cache)
+    from generator.silver import build_lake
+    from jobs.settings import Settings
+    from jobs.spark_session import build_spark_session
+    from models.channels import SELECTORS
+    from models.pipeline import build_feature_table
+
+    workdir = Path(tempfile.mkdtemp(prefix="train_speed_"))
+    settings = replace(Settings.from_env(), lake_dir=workdir / "lake", publish_dir=workdir / "publish")
+    spark = build_spark_session(settings, app_name="train-speed")
+    selector = SELECTORS["declarations"]
+    began = time.perf_counter()
+    log(f"1/3 generating {args.days} days x {args.per_day:,} declarations (seed {args.seed}) into {workdir}")
+    lake = build_lake(spark, settings, START, args.days, seed=args.seed, volumes={"declarations": args.per_day},
+                      scale=1.0, progress=log)
+    log(f"    {time.perf_counter() - began:.0f}s; 2/3 the feature table (point in time, from silver)")
+    table = build_feature_table(spark, settings, selector)
+    log(f"    {table.rows:,} rows x {table.features} features, {time.perf_counter() - began:.0f}s")
+    staged = workdir / "features.parquet"
+    spark.read.format("delta").load(table.path).write.parquet(str(staged))
+    spark.stop()
+    truth = lake.truth.assign(critical=(lake.truth["outcome"] == 2).astype(int))
+    frame = pd.read_parquet(staged).merge(
+        truth[["record_key", "fraud", "critical"]].rename(columns={"record_key": selector.record_id}),
+        on=selector.record_id)
+    frame = frame.sort_values([selector.day_column, selector.record_id], ignore_index=True)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(cache)
+    log(f"    cached {len(frame):,} labelled rows in {cache}")
+    return frame
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--days", type=int, default=45)
+    parser.add_argument("--per-day", type=int, default=25_000, help="generated declarations a day")
+    parser.add_argument("--eval-days", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="training + early-stopping rows")
+    parser.add_argument("--variants", default="default", help="`;`-separated TrainParams changes, e.g. "
+                        "\"default;learning_rate=0.1;learning_rate=0.1,max_bin=64\"")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".bench" / "train_speed")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    variants = parse_variants(args.variants)
+    from models.channels import SELECTORS
+
+    selector = SELECTORS["declarations"]
+    frame = labelled_frame(args)
+    day = frame[selector.day_column]
+    eval_from = day.max() - dt.timedelta(days=args.eval_days - 1)
+    history, evaluation = frame[day < eval_from], frame[day >= eval_from]
+    if len(history) < args.rows:
+        raise SystemExit(f"only {len(history):,} rows before the evaluation window: raise --days or --per-day")
+    history = history.iloc[len(history) - args.rows:]
+    cut = int(len(history) * 0.8)
+    train, stop = history.iloc[:cut], history.iloc[cut:]
+    columns = selector.feature_columns(list(frame.columns))
+    fraud, critical = evaluation["fraud"].to_numpy(), evaluation["critical"].to_numpy()
+    log(f"3/3 {len(variants)} variant(s): training {len(train):,} + early stopping {len(stop):,} rows x "
+        f"{len(columns)} features; evaluation {len(evaluation):,} rows from {eval_from} (fraud {fraud.mean():.3f})")
+    results = {}
+    for name, params in variants.items():
+        trained = train_selector(train, stop, columns, params)
+        score, critical_score = trained.scores(evaluation)
+        report = ranking_report(fraud_ranking(score), fraud, critical, RATES)
+        critical_order = ranking_report(fraud_ranking(critical_score), fraud, critical, RATES)
+        results[name] = {"params": dataclasses.asdict(params), "seconds": round(trained.train_seconds, 1),
+                         "fraud_trees": trained.info.get("fraud_best_iteration"),
+                         "critical_trees": trained.info.get("critical_best_iteration"),
+                         "precision_at": report["precision_at"],
+                         "critical_recall_by_critical_score_at": critical_order["critical_recall_at"]}
+        r = results[name]
+        log(f"  {name:<40} {r['seconds']:>7.1f}s  trees {r['fraud_trees']}/{r['critical_trees']}  p@ "
+            + " ".join(f"{r['precision_at'][str(x)]:.3f}" for x in RATES) + "  crit recall@ "
+            + " ".join(f"{r['critical_recall_by_critical_score_at'][str(x)]}" for x in RATES))
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"train_speed-seed{args.seed}.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    previous.update({"seed": args.seed, "days": args.days, "per_day": args.per_day, "rows": args.rows,
+                     "eval_from": eval_from.isoformat(), "eval_rows": len(evaluation), "cores": os.cpu_count()})
+    previous.setdefault("variants", {}).update(results)
+    path.write_text(json.dumps(previous, indent=2))
+    log(f"done: {len(results)} variant(s) on {args.rows:,} rows; {path}")
+
+
+if __name__ == "__main__":
+    main()
