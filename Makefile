@@ -125,8 +125,9 @@ test-prod: setup-prod
 # The daily run at national volume: each size after 30 and 180 days of history (JSON in
 # benchmarks/results/). The set-up of each history (history, champions, state) is built once in
 # .bench/h<days>/ and copied for each size (`make bench-clean` removes it). Training on 1M distinct
-# labelled rows once, in the 3M day (1.2M declarations). Hours on 2 cores: narrow it with e.g.
-# `make bench BENCH_SIZES=1000000 BENCH_HISTORY=30`.
+# labelled rows twice: once on the 3M day's declarations (one day, cut by row order), once on 45
+# generated days cut in time order as the weekly job cuts (benchmarks/train_speed.py). Hours on 2
+# cores: narrow it with e.g. `make bench BENCH_SIZES=1000000 BENCH_HISTORY=30`.
 BENCH_SIZES ?= 100000 1000000 3000000
 BENCH_HISTORY ?= 30 180
 bench: setup
@@ -136,6 +137,8 @@ bench: setup
 		$(BIN)/python benchmarks/daily_run.py --records $$n --history-days $$h --train-rows $$train \
 			--setup-dir .bench/h$$h || exit 1; \
 	done; done
+	@echo "== training a selector on 1,000,000 labelled rows of 45 days (time order) =="
+	@$(BIN)/python benchmarks/train_speed.py --seed 7
 	@$(BIN)/python benchmarks/daily_run.py --table
 
 bench-clean:

@@ -43,11 +43,13 @@ def with_helper_columns(frame: DataFrame, rules: list[Rule]) -> DataFrame:
 def flag_failures(frame: DataFrame, rules: list[Rule], personal: Mapping[str, str] | None = None) -> DataFrame:
     """Add `_failed_rules` (names of every rule the row breaks) and `_reason` (readable text, with
     the values of `personal` columns masked)."""
+    # Each rule's condition built once (an `in_set` rule's condition is a literal per code).
+    failures = [(r, r.failure()) for r in rules]
     fails_one = F.lit(False)
-    for r in rules:
-        fails_one = fails_one | F.coalesce(r.failure(), F.lit(False))
-    names = F.filter(F.array(*[F.when(r.failure(), F.lit(r.name)) for r in rules]), lambda x: x.isNotNull())
-    reasons = F.array_join(F.filter(F.array(*[F.when(r.failure(), r.reason(personal)) for r in rules]),
+    for _, failure in failures:
+        fails_one = fails_one | F.coalesce(failure, F.lit(False))
+    names = F.filter(F.array(*[F.when(failure, F.lit(r.name)) for r, failure in failures]), lambda x: x.isNotNull())
+    reasons = F.array_join(F.filter(F.array(*[F.when(failure, r.reason(personal)) for r, failure in failures]),
                                     lambda x: x.isNotNull()), "; ")
     # The arrays (interpreted row by row, not compiled) are built only on the rows that fail a rule.
     return (
