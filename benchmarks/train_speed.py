@@ -7,12 +7,15 @@ The world: `--days` days of `--per-day` generated declarations (seed `--seed`), 
 table built from silver (each row from what was known before its day), every record labelled with
 the generator's truth (a national year of inspection results stands in for the sample's 15 %). The
 last `--eval-days` days are the evaluation window; the `--rows` records before them are cut in time
-order, 80 % training and the last 20 % early stopping, as the pipeline cuts its history. Each
+order at a day boundary: the last `--stop-days` days (8: 20 % of the rows) for early stopping, the
+days before for training, as the weekly job cuts its history by days (`--cut random` shuffles the
+rows first and cuts 80 / 20, a control: early stopping on rows of the same days as training). Each
 variant (`name=value` fields of `models.train.TrainParams`, `;` between variants, `default` for
 `TrainParams()`) trains the fraud and critical boosters and is timed; its fraud precision and
 critical recall at 1, 2, 5 and 10 % of the evaluation window are printed beside the seconds.
 
-The labelled frame is cached in `--cache` (per seed, days and volume), so a second call only trains.
+The labelled frame is cached in `--cache` (per seed, days, volume and a hash of the feature and
+generator code), so a second call only trains. Each call rewrites its seed's JSON.
 Choose variants on development seeds; the README's reported seed for generated data is 7."""
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -64,10 +69,20 @@ def parse_variants(text: str) -> dict[str, TrainParams]:
     return variants
 
 
+def code_hash() -> str:
+    """A short hash of the code a cached frame depends on (features, generator, channel selectors),
+    so a frame built by other code is not reused."""
+    digest = hashlib.sha1()
+    for path in sorted([*(ROOT / "features").glob("*.py"), *(ROOT / "generator").glob("*.py"),
+                        ROOT / "models" / "channels.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def labelled_frame(args: argparse.Namespace) -> pd.DataFrame:
     """The declarations feature table of the generated world joined to the generator's truth,
-    built once per seed, days and volume and cached as parquet."""
-    cache = args.cache / f"seed{args.seed}-{args.days}x{args.per_day}.parquet"
+    built once per seed, days, volume and code and cached as parquet."""
+    cache = args.cache / f"seed{args.seed}-{args.days}x{args.per_day}-{code_hash()}.parquet"
     if cache.exists():
         log(f"labelled frame from {cache}")
         return pd.read_parquet(cache)
@@ -98,6 +113,7 @@ def labelled_frame(args: argparse.Namespace) -> pd.DataFrame:
     frame = frame.sort_values([selector.day_column, selector.record_id], ignore_index=True)
     args.cache.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(cache)
+    shutil.rmtree(workdir, ignore_errors=True)
     log(f"    cached {len(frame):,} labelled rows in {cache}")
     return frame
 
@@ -109,6 +125,9 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=25_000, help="generated declarations a day")
     parser.add_argument("--eval-days", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000, help="training + early-stopping rows")
+    parser.add_argument("--stop-days", type=int, default=8, help="days of the rows for early stopping")
+    parser.add_argument("--cut", choices=("days", "random"), default="days",
+                        help="days: early stopping on the last --stop-days days; random: rows shuffled, 80 / 20")
     parser.add_argument("--variants", default="default", help="`;`-separated TrainParams changes, e.g. "
                         "\"default;learning_rate=0.1;learning_rate=0.1,max_bin=64\"")
     parser.add_argument("--cache", type=Path, default=ROOT / ".bench" / "train_speed")
@@ -125,8 +144,14 @@ def main() -> None:
     if len(history) < args.rows:
         raise SystemExit(f"only {len(history):,} rows before the evaluation window: raise --days or --per-day")
     history = history.iloc[len(history) - args.rows:]
-    cut = int(len(history) * 0.8)
-    train, stop = history.iloc[:cut], history.iloc[cut:]
+    if args.cut == "days":
+        stop_from = history[selector.day_column].max() - dt.timedelta(days=args.stop_days - 1)
+        late = history[selector.day_column] >= stop_from
+        train, stop = history[~late], history[late]
+    else:
+        shuffled = history.sample(frac=1.0, random_state=args.seed)
+        cut = int(len(shuffled) * 0.8)
+        train, stop = shuffled.iloc[:cut], shuffled.iloc[cut:]
     columns = selector.feature_columns(list(frame.columns))
     fraud, critical = evaluation["fraud"].to_numpy(), evaluation["critical"].to_numpy()
     log(f"3/3 {len(variants)} variant(s): training {len(train):,} + early stopping {len(stop):,} rows x "
@@ -147,12 +172,12 @@ def main() -> None:
             + " ".join(f"{r['precision_at'][str(x)]:.3f}" for x in RATES) + "  crit recall@ "
             + " ".join(f"{r['critical_recall_by_critical_score_at'][str(x)]}" for x in RATES))
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"train_speed-seed{args.seed}.json"
-    previous = json.loads(path.read_text()) if path.exists() else {}
-    previous.update({"seed": args.seed, "days": args.days, "per_day": args.per_day, "rows": args.rows,
-                     "eval_from": eval_from.isoformat(), "eval_rows": len(evaluation), "cores": os.cpu_count()})
-    previous.setdefault("variants", {}).update(results)
-    path.write_text(json.dumps(previous, indent=2))
+    suffix = "" if args.cut == "days" else f"-{args.cut}"
+    path = args.out / f"train_speed-seed{args.seed}{suffix}.json"
+    path.write_text(json.dumps({
+        "seed": args.seed, "days": args.days, "per_day": args.per_day, "rows": args.rows, "cut": args.cut,
+        "train_rows": len(train), "early_stopping_rows": len(stop), "eval_from": eval_from.isoformat(),
+        "eval_rows": len(evaluation), "code": code_hash(), "cores": os.cpu_count(), "variants": results}, indent=2))
     log(f"done: {len(results)} variant(s) on {args.rows:,} rows; {path}")
 
 
