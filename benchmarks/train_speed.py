@@ -5,7 +5,8 @@ hyperparameters takes, and what it costs in selection quality, on one generated 
 
 The world: `--days` days of `--per-day` generated declarations (seed `--seed`), the weekly feature
 table built from silver (each row from what was known before its day), every record labelled with
-the generator's truth (a national year of inspection results stands in for the sample's 15 %). The
+the generator's truth (as if every record had been inspected: the volume a national year of
+results would give). The
 last `--eval-days` days are the evaluation window; the `--rows` records before them are cut in time
 order at a day boundary: the last `--stop-days` days (8: 20 % of the rows) for early stopping, the
 days before for training, as the weekly job cuts its history by days (`--cut random` shuffles the
