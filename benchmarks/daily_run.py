@@ -447,6 +447,7 @@ def training_benchmark(spark, settings, day: dt.date, truth, rows: int, workdir:
     than `rows` is repeated up to `rows` (the cost of growing trees is per row and feature)."""
     import pandas as pd
 
+    from generator.silver import with_truth_labels
     from models.channels import SELECTORS
     from models.daily import day_features
     from models.train import TrainParams, train_selector
@@ -456,8 +457,7 @@ def training_benchmark(spark, settings, day: dt.date, truth, rows: int, workdir:
     staged = workdir / "training_features"
     day_features(spark, settings, selector, day).frame.limit(rows).write.mode("overwrite").parquet(str(staged))
     frame = pd.read_parquet(staged)
-    labels = truth.assign(critical=(truth["outcome"] == 2).astype(int))[["record_key", "fraud", "critical"]]
-    labelled = frame.merge(labels.rename(columns={"record_key": selector.record_id}), on=selector.record_id)
+    labelled = with_truth_labels(frame, truth, selector.record_id)
     if len(labelled) < rows:
         labelled = pd.concat([labelled] * (rows // len(labelled) + 1), ignore_index=True)[:rows]
     cut = int(len(labelled) * 0.8)

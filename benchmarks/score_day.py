@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.memory import PeakMemory  # noqa: E402
-from generator.silver import build_lake  # noqa: E402
+from generator.silver import build_lake, with_truth_labels  # noqa: E402
 from jobs.settings import Settings  # noqa: E402
 from jobs.spark_session import build_spark_session  # noqa: E402
 from models.channels import SELECTORS  # noqa: E402
@@ -112,8 +112,7 @@ def prepare(spark, settings: Settings, selector, args: argparse.Namespace, day: 
     advance_entity_state(spark, settings, selector, last_history - dt.timedelta(days=1))
     train_day = day_features(spark, settings, selector, last_history).frame.toPandas()
     # The generator's truth labels the whole day: the model only has to be of a realistic size here.
-    truth = lake.truth.assign(critical=(lake.truth["outcome"] == 2).astype(int))[["record_key", "fraud", "critical"]]
-    labelled = train_day.merge(truth.rename(columns={"record_key": selector.record_id}), on=selector.record_id)
+    labelled = with_truth_labels(train_day, lake.truth, selector.record_id)
     half = len(labelled) // 2
     columns = selector.feature_columns(list(train_day.columns))
     trained = train_selector(labelled[:half], labelled[half:], columns, TrainParams())

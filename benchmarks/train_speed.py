@@ -87,7 +87,7 @@ def labelled_frame(args: argparse.Namespace) -> pd.DataFrame:
     if cache.exists():
         log(f"labelled frame from {cache}")
         return pd.read_parquet(cache)
-    from generator.silver import build_lake
+    from generator.silver import build_lake, with_truth_labels
     from jobs.settings import Settings
     from jobs.spark_session import build_spark_session
     from models.channels import SELECTORS
@@ -107,10 +107,7 @@ def labelled_frame(args: argparse.Namespace) -> pd.DataFrame:
     staged = workdir / "features.parquet"
     spark.read.format("delta").load(table.path).write.parquet(str(staged))
     spark.stop()
-    truth = lake.truth.assign(critical=(lake.truth["outcome"] == 2).astype(int))
-    frame = pd.read_parquet(staged).merge(
-        truth[["record_key", "fraud", "critical"]].rename(columns={"record_key": selector.record_id}),
-        on=selector.record_id)
+    frame = with_truth_labels(pd.read_parquet(staged), lake.truth, selector.record_id)
     frame = frame.sort_values([selector.day_column, selector.record_id], ignore_index=True)
     args.cache.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(cache)

@@ -25,6 +25,14 @@ from jobs.sources import SOURCES, SourceSpec
 SMALL_VOLUMES = {"declarations": 70, "express": 160, "mail": 60}
 
 
+def with_truth_labels(frame: pd.DataFrame, truth: pd.DataFrame, record_id: str) -> pd.DataFrame:
+    """The rows of `frame` whose record (`record_id`) is in the generator's `truth`, with its
+    `fraud` label and `critical` (outcome 2): every record labelled, as if every one were
+    inspected, for benchmarks that need a realistic volume of labels."""
+    labels = truth.assign(critical=(truth["outcome"] == 2).astype(int))[["record_key", "fraud", "critical"]]
+    return frame.merge(labels.rename(columns={"record_key": record_id}), on=record_id)
+
+
 @dataclass
 class GeneratedLake:
     """The days written and the hidden truth of every record."""

@@ -143,3 +143,15 @@ def test_a_day_without_records_is_an_empty_batch(channel):
     full = make(world, dt.date(2024, 1, 2), 5, config.rates, np.random.default_rng(1))
     assert len(batch.rows) == len(batch.truth) == 0
     assert list(batch.rows.columns) == list(full.rows.columns)
+
+
+def test_truth_labels_mark_outcome_two_as_critical_and_keep_only_known_records():
+    from generator.silver import with_truth_labels
+
+    frame = pd.DataFrame({"awb": ["a", "b", "c", "z"], "x": [1.0, 2.0, 3.0, 4.0]})
+    truth = pd.DataFrame({"record_key": ["a", "b", "c"], "fraud": [0, 1, 1], "outcome": [0, 1, 2],
+                          "fraud_type": ["", "undervaluation", "drugs"]})
+    labelled = with_truth_labels(frame, truth, "awb").set_index("awb")
+    assert list(labelled.index) == ["a", "b", "c"]  # "z" has no truth row
+    assert labelled["fraud"].tolist() == [0, 1, 1] and labelled["critical"].tolist() == [0, 0, 1]
+    assert list(labelled.columns) == ["x", "fraud", "critical"]
