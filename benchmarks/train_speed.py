@@ -133,18 +133,19 @@ def main() -> None:
     args = parser.parse_args()
     variants = parse_variants(args.variants)
     from models.channels import SELECTORS
+    from models.pipeline import split_windows
 
     selector = SELECTORS["declarations"]
     frame = labelled_frame(args)
     day = frame[selector.day_column]
-    eval_from = day.max() - dt.timedelta(days=args.eval_days - 1)
+    windows = split_windows(day, args.eval_days, args.stop_days)  # the weekly job's cut
+    eval_from = windows.eval_from
     history, evaluation = frame[day < eval_from], frame[day >= eval_from]
     if len(history) < args.rows:
         raise SystemExit(f"only {len(history):,} rows before the evaluation window: raise --days or --per-day")
     history = history.iloc[len(history) - args.rows:]
     if args.cut == "days":
-        stop_from = history[selector.day_column].max() - dt.timedelta(days=args.stop_days - 1)
-        late = history[selector.day_column] >= stop_from
+        late = history[selector.day_column] >= windows.stop_from
         train, stop = history[~late], history[late]
     else:
         shuffled = history.sample(frac=1.0, random_state=args.seed)
