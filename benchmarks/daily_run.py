@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,8 @@ import dagster as dg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.profiling import PySpy, event_log_conf  # noqa: E402
 
 START = dt.date(2024, 1, 1)
 TRAIN_DAYS = 30
@@ -150,31 +151,6 @@ class StepProgress(threading.Thread):
         self.report()
 
 
-class PySpy:
-    """py-spy sampling this process and its Python workers into `<folder>/pyspy.txt` (collapsed
-    stacks) while the block runs; nothing when `folder` is None."""
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder, self.proc = folder, None
-
-    def __enter__(self) -> PySpy:
-        if self.folder:
-            command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(os.getpid()),
-                       "--subprocesses", "--rate", "20", "--format", "raw", "--nonblocking",
-                       "--output", str(self.folder / "pyspy.txt")]
-            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                         stderr=(self.folder / "pyspy.log").open("w"))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 def land_references(world, landing: Path, day: dt.date) -> None:
     """The reference lists (PCCC registry, watch lists, monitored import items) as delivered on
     `day`, for the set-up's ingestion."""
@@ -230,10 +206,7 @@ def main() -> None:
         prepared = reuse_setup(args, workdir)
     use_workdir(workdir)
     if args.profile:
-        (args.profile / "events").mkdir(parents=True, exist_ok=True)
-        os.environ["CUSTOMS_SPARK_CONF"] = json.dumps({
-            "spark.eventLog.enabled": "true", "spark.eventLog.dir": (args.profile / "events").resolve().as_uri(),
-            "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"})
+        os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(event_log_conf(args.profile))
     args.out.mkdir(parents=True, exist_ok=True)
     path = result_path(args)
     result = run(args, workdir, lambda figures: path.write_text(json.dumps(figures, indent=2)), prepared)
@@ -417,9 +390,10 @@ def run(args: argparse.Namespace, workdir: Path, save, prepared: dict | None = N
     stages: dict[str, float] = {}
     for key, seconds in steps.items():
         stages[stage_of(key)] = round(stages.get(stage_of(key), 0) + seconds, 1)
-    figures.update(stage_seconds=stages, step_seconds=steps, peak_memory_gb=round(memory.peak / 2**30, 2),
-                   peak_memory_gb_by_process={k: round(v / 2**30, 2) for k, v in memory.by_kind.items()})
-    log(f"    {figures['daily_run_seconds']}s, peak {figures['peak_memory_gb']} GB; stages {stages}")
+    figures.update(stage_seconds=stages, step_seconds=steps, **memory.figures())
+    log(f"    {figures['daily_run_seconds']}s, peak {figures['peak_memory_gb']} GB "
+        f"(PSS {figures['peak_memory_pss_gb']}: {figures['peak_memory_pss_gb_by_process']}, "
+        f"{figures['python_workers_at_most']} Python workers at most); stages {stages}")
 
     week = day - dt.timedelta(days=day.weekday() + 7)
     log(f"5/7 the weekly price-surge and supply checks for the week of {week}")

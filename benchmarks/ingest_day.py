@@ -131,18 +131,17 @@ def main() -> None:
             f"(bronze {small['bronze_s']}s, silver+quarantine {small['silver_s']}s)")
         with PeakMemory() as memory:
             big = ingest(spark, settings, source, [big_day])
-        big["peak_memory_gb"] = round(memory.peak / 1e9, 2)
-        big["peak_memory_by_kind_gb"] = {k: round(v / 1e9, 2) for k, v in memory.by_kind.items()}
+        big.update(memory.figures(unit=1e9))
         log(f"{source} big day ({big['rows']} rows): {big['total_s']}s (bronze {big['bronze_s']}s, "
             f"silver+quarantine {big['silver_s']}s), {big['rows_per_s']} rows/s, peak memory "
-            f"{big['peak_memory_gb']} GB {big['peak_memory_by_kind_gb']}, reconciles {big['reconciles']}")
+            f"{big['peak_memory_gb']} GB {big['peak_memory_gb_by_process']} "
+            f"(PSS {big['peak_memory_pss_gb']} GB), reconciles {big['reconciles']}")
         results[source] = {"small_day": small, "big_day": big}
     month = None
     if backfill:
         with PeakMemory() as memory:
             month = ingest(spark, settings, backfill_source, backfill)
-        month["peak_memory_gb"] = round(memory.peak / 1e9, 2)
-        month["peak_memory_by_kind_gb"] = {k: round(v / 1e9, 2) for k, v in memory.by_kind.items()}
+        month.update(memory.figures(unit=1e9))
         log(f"{backfill_source} backfill of {len(backfill)} days as one run ({month['rows']} rows): "
             f"{month['total_s']}s (bronze {month['bronze_s']}s, silver+quarantine {month['silver_s']}s), "
             f"{month['rows_per_s']} rows/s, peak memory {month['peak_memory_gb']} GB")

@@ -1,5 +1,11 @@
-"""Peak resident memory of a benchmark's whole process tree (Python driver, Spark's JVM, Python
-workers), sampled in a background thread."""
+"""Peak memory of a benchmark's whole process tree (Python driver, Spark's JVM, Python workers),
+sampled in a background thread.
+
+Two sums are kept. The resident set (RSS) of each process, summed, counts a page shared by several
+processes once per process: Spark's Python workers are forked from one daemon, so the pages they
+share are counted again for every worker. The proportional set size (PSS) splits each shared page
+between the processes sharing it, so its sum over the tree is the memory the tree holds. The RSS
+sum (`peak`) is what the figures before 2026-11-27 reported; `peak_pss` is the honest total."""
 
 from __future__ import annotations
 
@@ -9,29 +15,63 @@ import time
 import psutil
 
 
+def _kind(proc: psutil.Process, me: psutil.Process) -> str:
+    """driver_python, jvm, python_workers (Spark's daemon and the workers it forks), profiler
+    (py-spy) or other (any other child, e.g. a code server: named in `PeakMemory.others`)."""
+    if proc.pid == me.pid:
+        return "driver_python"
+    name = proc.name()
+    if "java" in name:
+        return "jvm"
+    if "py-spy" in name:
+        return "profiler"
+    command = " ".join(proc.cmdline())
+    return "python_workers" if "pyspark.daemon" in command or "pyspark.worker" in command else "other"
+
+
 class PeakMemory:
-    """Samples the resident memory of this process and all its children (the driver JVM, Python
-    workers): the peak of the sum, and each kind's own peak."""
+    """Samples the memory of this process and all its children (the driver JVM, Python workers):
+    the peak of the RSS sum and of the PSS sum, each kind's own peaks, and the most Python worker
+    processes alive at once."""
 
     def __init__(self, every: float = 0.2) -> None:
-        self.every, self.peak, self.by_kind = every, 0, {}
+        self.every, self.peak, self.peak_pss = every, 0, 0
+        self.by_kind: dict[str, int] = {}
+        self.by_kind_pss: dict[str, int] = {}
+        self.python_workers = 0
+        self.others: dict[str, int] = {}  # command line of an `other` child -> its peak RSS
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
         me = psutil.Process()
-        total, kinds = 0, {}
+        rss_total, pss_total, rss, pss, workers = 0, 0, {}, {}, 0
         for proc in [me, *me.children(recursive=True)]:
             try:
-                rss = proc.memory_info().rss
-                kind = "driver_python" if proc.pid == me.pid else ("jvm" if "java" in proc.name() else "python_workers")
+                kind = _kind(proc, me)
+                memory = proc.memory_full_info()  # /proc/<pid>/smaps_rollup: about a millisecond
             except psutil.Error:
                 continue
-            total += rss
-            kinds[kind] = kinds.get(kind, 0) + rss
-        self.peak = max(self.peak, total)
-        for kind, rss in kinds.items():
-            self.by_kind[kind] = max(self.by_kind.get(kind, 0), rss)
+            rss_total, pss_total = rss_total + memory.rss, pss_total + memory.pss
+            rss[kind], pss[kind] = rss.get(kind, 0) + memory.rss, pss.get(kind, 0) + memory.pss
+            workers += kind == "python_workers"
+            if kind == "other":
+                command = " ".join(proc.cmdline())[:160]
+                self.others[command] = max(self.others.get(command, 0), memory.rss)
+        self.peak, self.peak_pss = max(self.peak, rss_total), max(self.peak_pss, pss_total)
+        self.python_workers = max(self.python_workers, workers)
+        for kind in rss:
+            self.by_kind[kind] = max(self.by_kind.get(kind, 0), rss[kind])
+            self.by_kind_pss[kind] = max(self.by_kind_pss.get(kind, 0), pss[kind])
+
+    def figures(self, unit: float = 2**30) -> dict:
+        """The peaks in GB (`unit` bytes), for a benchmark's JSON."""
+        return {"peak_memory_gb": round(self.peak / unit, 2),
+                "peak_memory_gb_by_process": {k: round(v / unit, 2) for k, v in self.by_kind.items()},
+                "peak_memory_pss_gb": round(self.peak_pss / unit, 2),
+                "peak_memory_pss_gb_by_process": {k: round(v / unit, 2) for k, v in self.by_kind_pss.items()},
+                "python_workers_at_most": self.python_workers,
+                "other_children_gb": {k: round(v / unit, 2) for k, v in self.others.items()}}
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -118,7 +118,7 @@ def main() -> None:
         result = run(args)
     # sampled, not getrusage's ru_maxrss: a process started by fork + exec inherits the parent's
     # resident size at the fork in ru_maxrss (the benchmark's driver held up to 8 GB there)
-    result["peak_memory_gb"] = round(memory.peak / 2**30, 2)
+    result.update(memory.figures())
     args.json.write_text(json.dumps(result, indent=2))
     print(json.dumps(result), flush=True)
 

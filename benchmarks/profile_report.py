@@ -20,6 +20,8 @@ from pathlib import Path
 
 PROJECT_PACKAGES = ("jobs/", "features/", "models/", "expectations/", "orchestration/")
 BENCHMARK_THREADS = ("PeakMemory.", "StepProgress.")
+STAGE_METRICS = {"number of output rows": "rows", "sort time": "sort_ms", "time in aggregation build": "aggregate_ms",
+                 "spill size": "spill_bytes", "data size": "shuffle_bytes"}  # plan metric -> short name
 
 
 def read_events(folder: Path) -> list[dict]:
@@ -64,6 +66,42 @@ def spark_activity(events: list[dict]) -> tuple[list[dict], list[dict], list[dic
     # a job also lists the stages it skipped (reused shuffle output): task time is counted per
     # stage, by the stage's own submission time, never per job
     return [s for s in sql.values() if "end" in s], [j for j in jobs.values() if "end" in j], list(stages.values())
+
+
+def stage_operators(events: list[dict]) -> dict[int, list[dict]]:
+    """Per stage, the SQL plan operators that ran in it, with their figures (rows out, sort,
+    aggregation and codegen milliseconds, spill): a stage reports the values of the accumulators
+    it updated, and each plan node names the accumulators of its metrics, in the plans of the
+    executions' start and of every adaptive re-plan."""
+    metric_owner: dict[int, tuple[str, str]] = {}
+
+    def walk(node: dict) -> None:
+        for metric in node.get("metrics", []):
+            metric_owner[metric["accumulatorId"]] = (node["simpleString"], metric["name"])
+        for child in node.get("children", []):
+            walk(child)
+
+    for e in events:
+        if e["Event"].endswith(("SQLExecutionStart", "SQLAdaptiveExecutionUpdate")) and "sparkPlanInfo" in e:
+            walk(e["sparkPlanInfo"])
+    operators: dict[int, list[dict]] = {}
+    for e in events:
+        if e["Event"] != "SparkListenerStageCompleted":
+            continue
+        nodes: dict[str, dict] = {}
+        for accumulable in e["Stage Info"].get("Accumulables", []):
+            owner = metric_owner.get(accumulable["ID"])
+            if owner and owner[1] in STAGE_METRICS:
+                nodes.setdefault(owner[0], {})[STAGE_METRICS[owner[1]]] = int(accumulable.get("Value") or 0)
+        operators[e["Stage Info"]["Stage ID"]] = [{"operator": name, **figures} for name, figures in nodes.items()
+                                                  if not name.startswith("WholeStageCodegen")]
+    return operators
+
+
+def operator_line(operator: dict, width: int = 90) -> str:
+    """One operator with its figures, e.g. `Sort [house_awb ASC], false, 0  rows=1,000,000 sort_ms=2,279`."""
+    figures = " ".join(f"{k}={v:,}" for k, v in operator.items() if k != "operator" and v)
+    return f"{operator['operator'][:width]:{width}}  {figures}"
 
 
 def busy_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -133,9 +171,11 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--step", default=None, help="the step to break down (default: the longest)")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--operators", type=int, default=30, help="plan operators shown per stage")
     args = parser.parse_args()
     windows = {k: tuple(v) for k, v in json.loads((args.folder / "steps.json").read_text()).items()}
-    sql, jobs, stages = spark_activity(read_events(args.folder))
+    events = read_events(args.folder)
+    sql, jobs, stages = spark_activity(events)
 
     per_step = {}
     for key, window in sorted(windows.items(), key=lambda kv: kv[1][0]):
@@ -158,10 +198,13 @@ def main() -> None:
     print(f"\n{step}: the longest SQL executions")
     for s in top_sql:
         print(f"  {s['end'] - s['start']:6.1f}s  {s['description'][:70]:70}  {plan_operators(s['plan'])}")
-    print(f"\n{step}: the stages with the most task time")
+    operators = stage_operators(events)
+    print(f"\n{step}: the stages with the most task time, and the plan operators that ran in each")
     for s in top_stages:
         print(f"  {s['task_seconds']:6.1f}s in {s['tasks']:4d} tasks, {s['end'] - s['start']:6.1f}s wall  "
-              f"{s['name'][:80]}")
+              f"stage {s['id']}: {s['name'][:70]}")
+        for operator in operators.get(s["id"], [])[:args.operators]:
+            print(f"      {operator_line(operator)}")
     functions = pyspy_functions(args.folder / "pyspy.txt")
     for kind, found in functions.items():
         print(f"\npy-spy, {kind}: {found['samples']} samples at 20/s = {found['samples'] / 20:.0f} busy thread-seconds "
@@ -171,7 +214,8 @@ def main() -> None:
     report = {"steps": per_step, "step": step,
               "sql": [{"seconds": round(s["end"] - s["start"], 2), "description": s["description"],
                        "operators": plan_operators(s["plan"])} for s in top_sql],
-              "stages": [{k: s[k] for k in ("name", "tasks", "task_seconds")} for s in top_stages],
+              "stages": [{**{k: s[k] for k in ("id", "name", "tasks", "task_seconds")},
+                          "operators": operators.get(s["id"], [])} for s in top_stages],
               "pyspy": functions}
     (args.folder / "report.json").write_text(json.dumps(report, indent=1))
     print(f"\nwritten {args.folder / 'report.json'}")

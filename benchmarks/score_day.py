@@ -10,7 +10,10 @@ legacy inspections as labels), the entity state is bootstrapped from it (timed a
 model of the default size is trained on the last history day (labelled with the generator's
 truth: it only has to be of a realistic size, nothing is evaluated here). Prints the figures, the peak
 memory of the whole process tree (Python, the driver JVM and its Python workers), and writes JSON
-to benchmarks/results/."""
+to benchmarks/results/.
+
+`--profile DIR` also records Spark's event log, py-spy's samples and each stage's window, read
+with `benchmarks/profile_report.py DIR --step features`; such a run's JSON is `...-profiled.json`."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.memory import PeakMemory  # noqa: E402
+from benchmarks.profiling import PySpy, event_log_conf  # noqa: E402
 from generator.silver import build_lake, with_truth_labels  # noqa: E402
 from jobs.settings import Settings  # noqa: E402
 from jobs.spark_session import build_spark_session  # noqa: E402
@@ -53,10 +57,15 @@ def main() -> None:
     parser.add_argument("--history-volume", type=int, default=20_000, help="records a day of history")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the lake here (default: a temp folder)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="profile the scoring into this folder: Spark's event log, py-spy's samples, the stages' "
+                             "windows (read with benchmarks/profile_report.py DIR --step features)")
     args = parser.parse_args()
 
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="score_day_"))).resolve()
     settings = replace(Settings.from_env(), lake_dir=workdir / "lake", publish_dir=workdir / "publish")
+    if args.profile:
+        settings = replace(settings, spark_conf={**settings.spark_conf, **event_log_conf(args.profile)})
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     spark = build_spark_session(settings, app_name="score-day-benchmark")
     selector = SELECTORS[args.channel]
@@ -71,7 +80,7 @@ def main() -> None:
         model_file.write_bytes(pickle.dumps(model))
 
     log(f"3/4 scoring and list building for {day} ({args.records:,} records)")
-    with PeakMemory() as memory:
+    with PeakMemory() as memory, PySpy(args.profile):
         began = time.perf_counter()
         published = build_day_targets(spark, settings, selector, day, model)
         seconds = time.perf_counter() - began
@@ -79,17 +88,20 @@ def main() -> None:
         "channel": args.channel, "records": published.counts["records"], "history_days": args.history_days,
         "history_volume": args.history_volume, "score_and_list_seconds": round(seconds, 1),
         "seconds_per_stage": published.seconds, "records_per_second": round(published.counts["records"] / seconds),
-        "peak_memory_gb": round(memory.peak / 2**30, 2),
-        "peak_memory_gb_by_process": {k: round(v / 2**30, 2) for k, v in memory.by_kind.items()},
+        **memory.figures(),
         "counts": published.counts, "generate_seconds": round(generate_s, 1), "setup_seconds": round(setup_s, 1),
         "cores": os.cpu_count(), "spark_master": settings.spark_master,
     }
     log(f"4/4 {published.counts['records']:,} records scored and listed in {seconds:.1f}s "
         f"({result['records_per_second']:,} records/s; {published.seconds}), peak memory "
-        f"{result['peak_memory_gb']} GB {result['peak_memory_gb_by_process']}; list: red {published.counts['red']}, "
+        f"{result['peak_memory_gb']} GB {result['peak_memory_gb_by_process']} (PSS {result['peak_memory_pss_gb']} GB "
+        f"{result['peak_memory_pss_gb_by_process']}); list: red {published.counts['red']}, "
         f"yellow {published.counts['yellow']} -> {published.csv_path}")
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"score_day-{args.channel}-{args.records}-h{args.history_days}.json"
+    if args.profile:
+        (args.profile / "steps.json").write_text(json.dumps(published.windows, indent=1))
+    suffix = "-profiled" if args.profile else ""  # py-spy slows the run: kept apart from the figures
+    path = args.out / f"score_day-{args.channel}-{args.records}-h{args.history_days}{suffix}.json"
     path.write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     log(f"written {path}")

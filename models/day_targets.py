@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -56,20 +56,24 @@ class DayTargets:
     parquet_path: Path
     preview: list[dict]
     seconds: dict[str, float]
+    windows: dict[str, tuple[float, float]] = field(default_factory=dict)  # stage -> (start, end), epoch seconds
 
 
 class Stopwatch:
-    """Seconds per stage of the day (Spark is lazy: each lap ends with an action)."""
+    """Seconds per stage of the day (Spark is lazy: each lap ends with an action), and each stage's
+    (start, end) in epoch seconds, to line a profile's Spark jobs up with the stages."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self.windows: dict[str, tuple[float, float]] = {}
+        self._last, self._last_epoch = time.perf_counter(), time.time()
 
     def lap(self, stage: str, _materialized: object = None) -> None:
         """Close `stage` now."""
-        now = time.perf_counter()
+        now, epoch = time.perf_counter(), time.time()
         self.seconds[stage] = round(now - self._last, 2)
-        self._last = now
+        self.windows[stage] = (self._last_epoch, epoch)
+        self._last, self._last_epoch = now, epoch
 
 
 def load_champion(selector: ChannelSelector) -> ScoringModel:
@@ -141,4 +145,5 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
     for cached in (frame, scored, targets, listed):
         cached.unpersist()
     return DayTargets(day, selector.channel, model.name, model.version, allocation.counts, features.sources,
-                      csv_path, parquet_path, published[columns].head(20).to_dict("records"), clock.seconds)
+                      csv_path, parquet_path, published[columns].head(20).to_dict("records"), clock.seconds,
+                      clock.windows)
