@@ -98,8 +98,7 @@ def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int],
     import pandas as pd
 
     from generator import channels
-    from generator.run import ENCODING
-    from generator.writer import damage_rows, write_csv
+    from generator.writer import land_rows
 
     truths, written = [], {}
     for source, rows in counts.items():
@@ -109,10 +108,9 @@ def land_day(config, world, landing: Path, day: dt.date, counts: dict[str, int],
         firsts = range(0, len(batch.rows), size) or range(1)  # an empty day still lands its (empty) file
         written[source] = 0
         for part, first in enumerate(firsts):
-            frame, cut = damage_rows(source, batch.rows.iloc[first:first + size], config.rates.bad_rows, rng)
             name = f"{source}-{day}.csv" if len(firsts) == 1 else f"{source}-{day}-{part:03d}.csv"
-            write_csv(frame, landing / source / day.isoformat() / name, cut, ENCODING.get(source, "utf-8"))
-            written[source] += len(frame) + len(cut)
+            written[source] += land_rows(source, batch.rows.iloc[first:first + size], landing / source /
+                                         day.isoformat() / name, config.rates.bad_rows, rng)
         if source == "declarations":
             truths.append(batch.truth)
     return pd.concat(truths), written
@@ -362,7 +360,8 @@ def run(args: argparse.Namespace, workdir: Path, save, prepared: dict | None = N
     settings = Settings.from_env()
     spark = SparkResource().session()
     figures: dict = {"records": args.records, "history_days": args.history_days,
-                     "history_volume": args.history_volume, "cores": os.cpu_count(), "day": day.isoformat()}
+                     "history_volume": args.history_volume, "cores": os.cpu_count(), "day": day.isoformat(),
+                     "measured_on": dt.date.today().isoformat()}
     world, instance = generated_world(), dagster_instance()
     if prepared is None:
         prepared = prepare(spark, settings, args, workdir, world, instance)
@@ -569,16 +568,22 @@ def readme_row(f: dict) -> str:
     ratio = f.get("ratio", {}).get("declarations_end_to_end")
     ratio = "-" if ratio is None else f"{ratio}x"
     files = f" (files of {f['file_rows']:,})" if f.get("file_rows") else ""
+    pss = f" (PSS {f['peak_memory_pss_gb']})" if "peak_memory_pss_gb" in f else ""
     return (f"| {f['records']:,}{files} | {f['history_days']} days | **{f['daily_run_seconds']} s** | "
             f"{st.get('land')} | {st.get('validate')} | {st.get('state')} | {st.get('score_and_lists')} | "
-            f"{st.get('feedback')} | {st.get('dashboard')} | {f['peak_memory_gb']} GB | "
-            f"{f['weekly_markets_seconds']} s | {baseline} | {ratio} |")
+            f"{st.get('feedback')} | {st.get('dashboard')} | {f['peak_memory_gb']} GB{pss} | "
+            f"{f['weekly_markets_seconds']} s | {baseline} | {ratio} | {f['measured_on']} |")
 
 
 def print_table(folder: Path) -> None:
     """The README table from every result in `folder`."""
-    results = [json.loads(p.read_text()) for p in sorted(folder.glob("daily_run-*.json"))
-               if not p.stem.endswith("-profiled")]
+    results = []
+    for path in sorted(folder.glob("daily_run-*.json")):
+        if not path.stem.endswith("-profiled"):
+            figures = json.loads(path.read_text())
+            # results written before the date was recorded: the file's own date
+            figures.setdefault("measured_on", dt.date.fromtimestamp(path.stat().st_mtime).isoformat())
+            results.append(figures)
     for f in sorted(results, key=lambda f: (f["history_days"], f["records"])):
         print(readme_row(f))
 

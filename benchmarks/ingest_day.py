@@ -27,9 +27,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.memory import PeakMemory  # noqa: E402
 from generator import channels  # noqa: E402
 from generator.config import GeneratorConfig  # noqa: E402
-from generator.run import ENCODING  # noqa: E402
 from generator.world import World  # noqa: E402
-from generator.writer import damage_rows, write_csv  # noqa: E402
+from generator.writer import land_rows  # noqa: E402
 
 DAY = dt.date(2024, 3, 5)
 MAKERS = {"declarations": channels.declarations, "express": channels.express, "mail": channels.mail}
@@ -45,9 +44,8 @@ def land_generated(world: World, config: GeneratorConfig, landing: Path, source:
     file; returns the records written."""
     rng = np.random.default_rng([config.seed, 7, day.toordinal(), rows])
     batch = MAKERS[source](world, day, rows, config.rates, rng)
-    df, cut = damage_rows(source, batch.rows, config.rates.bad_rows, rng)
-    write_csv(df, landing / source / day.isoformat() / f"{source}-{day}.csv", cut, ENCODING.get(source, "utf-8"))
-    return len(df) + len(cut)
+    return land_rows(source, batch.rows, landing / source / day.isoformat() / f"{source}-{day}.csv",
+                     config.rates.bad_rows, rng)
 
 
 def write_landing(args: argparse.Namespace, landing: Path, small_day: dt.date, big_day: dt.date,

@@ -99,20 +99,16 @@ def seen_before(novel: pd.DataFrame, seen: pd.DataFrame) -> dict[str, float]:
 def measure(sets: EvaluationSets, params: TrainParams) -> dict:
     """Train one setting on a window; the evaluate figures on the full test (both rankings) and on
     its novel rows, and the novel rows' AUC."""
-    from models.evaluate import CRITICAL_SHARE, score_report
-    from models.metrics import ranking_report
-    from models.selection import fraud_ranking
+    from models.evaluate import CRITICAL_SHARE, novel_report, score_report
     from models.train import train_selector
     selector = train_selector(sets.train, sets.valid, sets.columns, params)
     novel = sets.novel_test
     full = score_report(selector, sets.test, RATES, CRITICAL_SHARE)
-    score, fraud = selector.scores(novel)[0], novel["fraud"].to_numpy().astype(int)
-    auc = roc_auc(score, fraud)
+    auc = roc_auc(selector.scores(novel)[0], novel["fraud"].to_numpy().astype(int))
     return {"full_precision_at": full["fraud_ranking"]["precision_at"],
             "published_precision_at": full["published_ranking"]["precision_at"],
             "published_critical_recall_at": full["published_ranking"]["critical_recall_at"],
-            "novel_precision_at": ranking_report(fraud_ranking(score), fraud, novel["critical"].to_numpy(),
-                                                 RATES)["precision_at"],
+            "novel_precision_at": novel_report(selector, novel, RATES).get("precision_at"),
             "novel_auc": None if auc is None else round(auc, 4), "train_seconds": round(selector.train_seconds, 1)}
 
 

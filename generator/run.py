@@ -24,9 +24,8 @@ from generator import channels
 from generator.config import GeneratorConfig
 from generator.inspection import inspect
 from generator.world import World
-from generator.writer import damage_rows, write_csv, write_truth
+from generator.writer import land_rows, write_truth
 
-ENCODING = {"express": "cp949"}  # the express couriers' legacy system writes CP949
 PARALLEL_MIN_RECORDS = 200_000  # below this, forking costs more than it saves
 
 
@@ -59,9 +58,8 @@ def _volume(base: int, scale: float, day: dt.date) -> int:
 
 def _land(run: _Run, source: str, day: str, df: pd.DataFrame, rng: np.random.Generator) -> int:
     """Damage a few rows, write the landing file; returns the number of records written."""
-    df, cut = damage_rows(source, df, run.config.rates.bad_rows, rng)
-    write_csv(df, run.landing_dir / source / day / f"{source}-{day}.csv", cut, ENCODING.get(source, "utf-8"))
-    return len(df) + len(cut)
+    return land_rows(source, df, run.landing_dir / source / day / f"{source}-{day}.csv", run.config.rates.bad_rows,
+                     rng)
 
 
 def _generate_day(i: int) -> _DayOutput:

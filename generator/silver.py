@@ -19,6 +19,7 @@ from generator import channels
 from generator.config import GeneratorConfig
 from generator.inspection import inspect
 from generator.world import World
+from jobs.ingest import row_hash
 from jobs.settings import Settings
 from jobs.sources import SOURCES, SourceSpec
 
@@ -60,10 +61,7 @@ def _with_lineage(df: DataFrame, table: str) -> DataFrame:
     pipeline can land later days onto this lake as onto an ingested one."""
     if "_row_hash" in df.columns:
         return df
-    # ingestion's row hash (jobs.ingest.row_hash) over the values as strings
-    parts = [F.coalesce(F.col(c).cast("string"), F.lit("\u2400"))
-             for c in SOURCES[table].column_names if c in df.columns]
-    return (df.withColumn("_row_hash", F.sha2(F.concat_ws("\u241f", *parts), 256))
+    return (df.withColumn("_row_hash", row_hash(SOURCES[table], df.columns))
             .withColumn("_source_file", F.lit(f"generated://{table}"))
             .withColumn("_line_number", F.monotonically_increasing_id() + 2)
             .withColumn("_ingested_at", F.current_timestamp()))

@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+ENCODING = {"express": "cp949"}  # the express couriers' legacy system writes CP949
+
 # Per channel: a column to damage and the broken value (about half the bad rows); the other half
 # are lines cut short (wrong column count). Every one of them must end in quarantine.
 DAMAGE = {
@@ -58,6 +60,14 @@ def write_csv(df: pd.DataFrame, path: Path, extra_lines: list[str] | None = None
     tmp.replace(path)
     return path
 
+
+
+def land_rows(source: str, rows: pd.DataFrame, path: Path, bad_rate: float, rng: np.random.Generator) -> int:
+    """Damage about `bad_rate` of the rows as real feeds are damaged and write them as the landing
+    file `path` in the source's encoding; returns the records written (cut lines included)."""
+    frame, cut = damage_rows(source, rows, bad_rate, rng)
+    write_csv(frame, path, cut, ENCODING.get(source, "utf-8"))
+    return len(frame) + len(cut)
 
 def write_truth(df: pd.DataFrame, path: Path) -> None:
     """Ground truth as Parquet (outside the landing folder: the pipeline never reads it)."""

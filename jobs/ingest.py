@@ -7,7 +7,7 @@ MERGE into silver and write the quarantine. Counts reconcile:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,9 +151,11 @@ def land_bronze(spark: SparkSession, spec: SourceSpec, settings: Settings, days:
     return BronzeResult(rows=sum(f["rows"] for f in summary), files=summary)
 
 
-def row_hash(spec: SourceSpec) -> F.Column:
-    """SHA-256 over the raw business values: equal hashes mean an exact duplicate record."""
-    parts = [F.coalesce(F.col(c), F.lit("\u2400")) for c in spec.column_names]
+def row_hash(spec: SourceSpec, present: Collection[str] | None = None) -> F.Column:
+    """SHA-256 over the raw business values (as strings): equal hashes mean an exact duplicate
+    record. `present` limits it to the columns a frame has (the generator's typed silver rows)."""
+    names = [c for c in spec.column_names if present is None or c in present]
+    parts = [F.coalesce(F.col(c).cast("string"), F.lit("\u2400")) for c in names]
     return F.sha2(F.concat_ws("\u241f", *parts), 256)
 
 
