@@ -29,6 +29,20 @@ def _kind(proc: psutil.Process, me: psutil.Process) -> str:
     return "python_workers" if "pyspark.daemon" in command or "pyspark.worker" in command else "other"
 
 
+def resident_and_proportional(proc: psutil.Process) -> tuple[int, int]:
+    """A process's RSS and PSS in bytes, both from one read of `/proc/<pid>/smaps_rollup` (so the
+    two describe the same moment); where that file does not exist, psutil's separate reads."""
+    try:
+        with open(f"/proc/{proc.pid}/smaps_rollup") as rollup:
+            fields = dict(line.split(":", 1) for line in rollup if line.startswith(("Rss:", "Pss:")))
+        return int(fields["Rss"].split()[0]) * 1024, int(fields["Pss"].split()[0]) * 1024
+    except FileNotFoundError:
+        if proc.is_running():
+            memory = proc.memory_full_info()
+            return memory.rss, memory.pss
+        raise psutil.NoSuchProcess(proc.pid) from None
+
+
 class PeakMemory:
     """Samples the memory of this process and all its children (the driver JVM, Python workers):
     the peak of the RSS sum and of the PSS sum, each kind's own peaks, and the most Python worker
@@ -49,15 +63,15 @@ class PeakMemory:
         for proc in [me, *me.children(recursive=True)]:
             try:
                 kind = _kind(proc, me)
-                memory = proc.memory_full_info()  # /proc/<pid>/smaps_rollup: about a millisecond
-            except psutil.Error:
-                continue
-            rss_total, pss_total = rss_total + memory.rss, pss_total + memory.pss
-            rss[kind], pss[kind] = rss.get(kind, 0) + memory.rss, pss.get(kind, 0) + memory.pss
+                command = " ".join(proc.cmdline())[:160] if kind == "other" else ""
+                resident, proportional = resident_and_proportional(proc)  # about a millisecond
+            except (psutil.Error, OSError, KeyError, ValueError):
+                continue  # it ended while being read
+            rss_total, pss_total = rss_total + resident, pss_total + proportional
+            rss[kind], pss[kind] = rss.get(kind, 0) + resident, pss.get(kind, 0) + proportional
             workers += kind == "python_workers"
-            if kind == "other":
-                command = " ".join(proc.cmdline())[:160]
-                self.others[command] = max(self.others.get(command, 0), memory.rss)
+            if command:
+                self.others[command] = max(self.others.get(command, 0), resident)
         self.peak, self.peak_pss = max(self.peak, rss_total), max(self.peak_pss, pss_total)
         self.python_workers = max(self.python_workers, workers)
         for kind in rss:

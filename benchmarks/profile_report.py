@@ -69,15 +69,17 @@ def spark_activity(events: list[dict]) -> tuple[list[dict], list[dict], list[dic
 
 
 def stage_operators(events: list[dict]) -> dict[int, list[dict]]:
-    """Per stage, the SQL plan operators that ran in it, with their figures (rows out, sort,
-    aggregation and codegen milliseconds, spill): a stage reports the values of the accumulators
-    it updated, and each plan node names the accumulators of its metrics, in the plans of the
-    executions' start and of every adaptive re-plan."""
-    metric_owner: dict[int, tuple[str, str]] = {}
+    """Per stage, the SQL plan operators that ran in it, with their figures (rows out, sort and
+    aggregation milliseconds, spill and shuffle bytes): a stage reports the values of the
+    accumulators it updated, and each plan node names the accumulators of its metrics, in the
+    plans of the executions' start and of every adaptive re-plan. Two operators of the same text
+    stay two entries (a node is known by its metrics' accumulators)."""
+    metric_owner: dict[int, tuple[int, str, str]] = {}  # accumulator -> (node, node text, metric)
 
     def walk(node: dict) -> None:
+        ids = [metric["accumulatorId"] for metric in node.get("metrics", [])]
         for metric in node.get("metrics", []):
-            metric_owner[metric["accumulatorId"]] = (node["simpleString"], metric["name"])
+            metric_owner[metric["accumulatorId"]] = (min(ids), node["simpleString"], metric["name"])
         for child in node.get("children", []):
             walk(child)
 
@@ -88,13 +90,13 @@ def stage_operators(events: list[dict]) -> dict[int, list[dict]]:
     for e in events:
         if e["Event"] != "SparkListenerStageCompleted":
             continue
-        nodes: dict[str, dict] = {}
+        nodes: dict[int, dict] = {}
         for accumulable in e["Stage Info"].get("Accumulables", []):
             owner = metric_owner.get(accumulable["ID"])
-            if owner and owner[1] in STAGE_METRICS:
-                nodes.setdefault(owner[0], {})[STAGE_METRICS[owner[1]]] = int(accumulable.get("Value") or 0)
-        operators[e["Stage Info"]["Stage ID"]] = [{"operator": name, **figures} for name, figures in nodes.items()
-                                                  if not name.startswith("WholeStageCodegen")]
+            if owner and owner[2] in STAGE_METRICS:
+                node = nodes.setdefault(owner[0], {"operator": owner[1]})
+                node[STAGE_METRICS[owner[2]]] = int(accumulable.get("Value") or 0)
+        operators[e["Stage Info"]["Stage ID"]] = list(nodes.values())
     return operators
 
 
@@ -134,9 +136,15 @@ def plan_operators(plan: str, top: int = 8) -> str:
     return ", ".join(f"{n} x{c}" if c > 1 else n for n, c in names.most_common(top))
 
 
+def _function(frame: str) -> str:
+    """A py-spy frame without its line: `score (models/scoring.py:93)` -> `score (models/scoring.py)`."""
+    name, _, line = frame.rpartition(":")
+    return f"{name})" if line.rstrip(")").isdigit() else frame
+
+
 def pyspy_functions(path: Path, top: int = 25) -> dict:
     """py-spy's raw samples: per process kind, the project functions and the leaf functions with the
-    most samples (a sample counts once per function on its stack)."""
+    most samples (a sample counts once per function on its stack, whatever the line)."""
     if not path.exists():
         return {}
     inclusive: dict[str, Counter] = defaultdict(Counter)
@@ -157,10 +165,9 @@ def pyspy_functions(path: Path, top: int = 25) -> dict:
             continue  # the benchmark's own threads (memory sampling, progress), not the run
         samples = int(count)
         totals[kind] += samples
-        leaf[kind][frames[-1]] += samples
-        for frame in set(frames):
-            if any(f"({package}" in frame for package in PROJECT_PACKAGES):
-                inclusive[kind][frame] += samples
+        leaf[kind][_function(frames[-1])] += samples
+        for function in {_function(f) for f in frames if any(f"({package}" in f for package in PROJECT_PACKAGES)}:
+            inclusive[kind][function] += samples
     return {kind: {"samples": totals[kind],
                    "project_functions": inclusive[kind].most_common(top),
                    "leaf_functions": leaf[kind].most_common(top)} for kind in totals}

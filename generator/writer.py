@@ -61,13 +61,13 @@ def write_csv(df: pd.DataFrame, path: Path, extra_lines: list[str] | None = None
     return path
 
 
-
 def land_rows(source: str, rows: pd.DataFrame, path: Path, bad_rate: float, rng: np.random.Generator) -> int:
     """Damage about `bad_rate` of the rows as real feeds are damaged and write them as the landing
     file `path` in the source's encoding; returns the records written (cut lines included)."""
     frame, cut = damage_rows(source, rows, bad_rate, rng)
     write_csv(frame, path, cut, ENCODING.get(source, "utf-8"))
     return len(frame) + len(cut)
+
 
 def write_truth(df: pd.DataFrame, path: Path) -> None:
     """Ground truth as Parquet (outside the landing folder: the pipeline never reads it)."""
