@@ -15,18 +15,21 @@ import time
 import psutil
 
 
-def _kind(proc: psutil.Process, me: psutil.Process) -> str:
-    """driver_python, jvm, python_workers (Spark's daemon and the workers it forks), profiler
-    (py-spy) or other (any other child, e.g. a code server: named in `PeakMemory.others`)."""
+def _kind(proc: psutil.Process, me: psutil.Process) -> tuple[str, str]:
+    """The process's kind: driver_python, jvm, python_workers (Spark's daemon and the workers it
+    forks), profiler (py-spy) or other (any other child, e.g. a code server); and, for `other`,
+    its command line (to name it in `PeakMemory.others`), else ""."""
     if proc.pid == me.pid:
-        return "driver_python"
+        return "driver_python", ""
     name = proc.name()
     if "java" in name:
-        return "jvm"
+        return "jvm", ""
     if "py-spy" in name:
-        return "profiler"
+        return "profiler", ""
     command = " ".join(proc.cmdline())
-    return "python_workers" if "pyspark.daemon" in command or "pyspark.worker" in command else "other"
+    if "pyspark.daemon" in command or "pyspark.worker" in command:
+        return "python_workers", ""
+    return "other", command[:160]
 
 
 def resident_and_proportional(proc: psutil.Process) -> tuple[int, int]:
@@ -62,8 +65,7 @@ class PeakMemory:
         rss_total, pss_total, rss, pss, workers = 0, 0, {}, {}, 0
         for proc in [me, *me.children(recursive=True)]:
             try:
-                kind = _kind(proc, me)
-                command = " ".join(proc.cmdline())[:160] if kind == "other" else ""
+                kind, command = _kind(proc, me)
                 resident, proportional = resident_and_proportional(proc)  # about a millisecond
             except (psutil.Error, OSError, KeyError, ValueError):
                 continue  # it ended while being read

@@ -80,10 +80,10 @@ def code_hash() -> str:
     return digest.hexdigest()[:10]
 
 
-def labelled_frame(args: argparse.Namespace) -> pd.DataFrame:
+def labelled_frame(args: argparse.Namespace, code: str) -> pd.DataFrame:
     """The declarations feature table of the generated world joined to the generator's truth,
-    built once per seed, days, volume and code and cached as parquet."""
-    cache = args.cache / f"seed{args.seed}-{args.days}x{args.per_day}-{code_hash()}.parquet"
+    built once per seed, days, volume and `code` (`code_hash()`) and cached as parquet."""
+    cache = args.cache / f"seed{args.seed}-{args.days}x{args.per_day}-{code}.parquet"
     if cache.exists():
         log(f"labelled frame from {cache}")
         return pd.read_parquet(cache)
@@ -136,7 +136,8 @@ def main() -> None:
     from models.pipeline import split_windows
 
     selector = SELECTORS["declarations"]
-    frame = labelled_frame(args)
+    code = code_hash()
+    frame = labelled_frame(args, code)
     day = frame[selector.day_column]
     windows = split_windows(day, args.eval_days, args.stop_days)  # the weekly job's cut
     eval_from = windows.eval_from
@@ -176,7 +177,7 @@ def main() -> None:
     path.write_text(json.dumps({
         "seed": args.seed, "days": args.days, "per_day": args.per_day, "rows": args.rows, "cut": args.cut,
         "train_rows": len(train), "early_stopping_rows": len(stop), "eval_from": eval_from.isoformat(),
-        "eval_rows": len(evaluation), "code": code_hash(), "cores": os.cpu_count(), "variants": results}, indent=2))
+        "eval_rows": len(evaluation), "code": code, "cores": os.cpu_count(), "variants": results}, indent=2))
     log(f"done: {len(results)} variant(s) on {args.rows:,} rows; {path}")
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -55,25 +55,34 @@ class DayTargets:
     csv_path: Path
     parquet_path: Path
     preview: list[dict]
-    seconds: dict[str, float]
-    windows: dict[str, tuple[float, float]] = field(default_factory=dict)  # stage -> (start, end), epoch seconds
+    windows: dict[str, tuple[float, float]]  # stage -> (start, end), epoch seconds
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """Each stage's seconds."""
+        return stage_seconds(self.windows)
+
+
+def stage_seconds(windows: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Seconds of each (start, end) window, to the hundredth."""
+    return {stage: round(end - start, 2) for stage, (start, end) in windows.items()}
 
 
 class Stopwatch:
-    """Seconds per stage of the day (Spark is lazy: each lap ends with an action), and each stage's
-    (start, end) in epoch seconds, to line a profile's Spark jobs up with the stages."""
+    """Each stage of the day as (start, end) in epoch seconds (Spark is lazy: each lap ends with an
+    action): its seconds, and the window a profile's Spark jobs are lined up with."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
         self.windows: dict[str, tuple[float, float]] = {}
-        self._last, self._last_epoch = time.perf_counter(), time.time()
+        # epoch seconds from the monotonic clock, so that a wall-clock step cannot bend a lap
+        self._epoch_offset = time.time() - time.perf_counter()
+        self._last = time.perf_counter() + self._epoch_offset
 
     def lap(self, stage: str, _materialized: object = None) -> None:
         """Close `stage` now."""
-        now, epoch = time.perf_counter(), time.time()
-        self.seconds[stage] = round(now - self._last, 2)
-        self.windows[stage] = (self._last_epoch, epoch)
-        self._last, self._last_epoch = now, epoch
+        now = time.perf_counter() + self._epoch_offset
+        self.windows[stage] = (self._last, now)
+        self._last = now
 
 
 def load_champion(selector: ChannelSelector) -> ScoringModel:
@@ -145,5 +154,5 @@ def build_day_targets(spark: SparkSession, settings: Settings, selector: Channel
     for cached in (frame, scored, targets, listed):
         cached.unpersist()
     return DayTargets(day, selector.channel, model.name, model.version, allocation.counts, features.sources,
-                      csv_path, parquet_path, published[columns].head(20).to_dict("records"), clock.seconds,
+                      csv_path, parquet_path, published[columns].head(20).to_dict("records"),
                       clock.windows)
