@@ -77,19 +77,22 @@ def split_by_rules(frame: DataFrame, rules: list[Rule],
             count_failures(flagged, rules))
 
 
-def result_name(source: str, day: dt.date) -> str:
-    """The GX run name of one source's result for one delivery day."""
-    return f"{source}-{day.isoformat()}"
+def result_name(source: str, days: list[dt.date]) -> str:
+    """The GX run name of one source's result: `<source>-<day>` for a day, `<source>-<first>..<last>`
+    for a range run's days."""
+    first, last = min(days), max(days)
+    return f"{source}-{first.isoformat()}" + ("" if first == last else f"..{last.isoformat()}")
 
 
-def results_to_drop(keys: list, keep_days: int) -> list:
-    """Of one source's stored result keys: every result but the newest of each delivery day, and
-    every day beyond the latest `keep_days` delivery days."""
+def results_to_drop(keys: list, keep_results: int) -> list:
+    """Of one source's stored result keys: every result but the newest of each run name (a re-run
+    replaces its day's or range's result), and every result beyond the latest `keep_results` (by
+    their first day)."""
     newest: dict[str, object] = {}
     for key in sorted(keys, key=lambda k: str(k.run_id.run_time)):
         newest[key.run_id.run_name] = key
-    kept_days = sorted(newest, reverse=True)[:keep_days]
-    kept = {id(newest[name]) for name in kept_days}
+    kept_names = sorted(newest, reverse=True)[:keep_results]
+    kept = {id(newest[name]) for name in kept_names}
     return [k for k in keys if id(k) not in kept]
 
 
@@ -98,17 +101,20 @@ class GxValidator:
     the Spark DataFrame, results kept in a file-backed GX project with Data Docs (when `gx_dir`
     is given) so data engineers can read every day's result.
 
-    The Data Docs keep one result per source and delivery day (a range run validates each of its
-    days; re-running a day replaces that day's result) and at most `keep_days` days per source
-    (the latest by delivery day), so the site stays small enough to browse and to rebuild."""
+    Each run is one GX validation of its batch: a daily run's result is its day's, a range run's
+    (a backfill) covers its days (validating each day on its own cost about 2 s of GX on Spark per
+    day whatever its size, most of a month's backfill); the per-day counts are in the quarantine
+    table and the run's metadata. Re-running a day or a range replaces its result, and each source
+    keeps its latest `keep_results` results, so the site stays small enough to browse and to
+    rebuild."""
 
     # BASIC: each expectation's counts and up to 20 failing values (SUMMARY adds value counts of
     # the failures: more Spark jobs per expectation and day, nothing the quarantine does not show).
     result_format = "BASIC"
 
-    def __init__(self, gx_dir: Path | None = None, keep_days: int = 90) -> None:
+    def __init__(self, gx_dir: Path | None = None, keep_results: int = 90) -> None:
         self.gx_dir = Path(gx_dir) if gx_dir else None
-        self.keep_days = keep_days
+        self.keep_results = keep_results
         self.last_gx_counts: dict[str, int] = {}
 
     def _context(self):
@@ -138,41 +144,39 @@ class GxValidator:
         definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{spec.name}", data=batch, suite=suite)
         )
-        # Data Docs are built once after all the batch's days (below), not after each day.
+        # Data Docs are built after the run (below), with the superseded results dropped first.
         return context.checkpoints.add_or_update(
             gx.Checkpoint(name=f"{spec.name}_daily", validation_definitions=[definition], actions=[],
                           result_format={"result_format": self.result_format, "partial_unexpected_count": 0})
         )
 
     def run_suite(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date], rules: list[Rule]):
-        """Run the GX suite on each day of `frame` that has rows (rows of day d have
-        `_partition_date` d; a day without rows has nothing to validate, and its missing delivery is
-        the `expected_delivery` check's to report); returns the suite result of each such day and
-        the Data Docs index (None without a GX project)."""
+        """Run the GX suite once on the rows of `frame`, the batch of `days` (a batch without rows has
+        nothing to validate, and its missing delivery is the `expected_delivery` check's to
+        report); returns the suite result (None without rows) and the Data Docs index (None
+        without a GX project)."""
         context = self._context()
-        checkpoint = self._checkpoint(context, spec, rules)
-        present = {r[0] for r in frame.select("_partition_date").distinct().collect()}
-        results = {}
-        for day in [d for d in days if d in present]:
-            run = checkpoint.run(
-                batch_parameters={"dataframe": frame.where(F.col("_partition_date") == F.lit(day))},
-                run_id=gx.core.run_identifier.RunIdentifier(run_name=result_name(spec.name, day)))
-            results[day] = next(iter(run.run_results.values()))
-        docs = self._publish_docs(context, spec, days) if self.gx_dir else None
-        return results, docs
+        result, name = None, None
+        if not frame.isEmpty():
+            name = result_name(spec.name, days)
+            run = self._checkpoint(context, spec, rules).run(
+                batch_parameters={"dataframe": frame},
+                run_id=gx.core.run_identifier.RunIdentifier(run_name=name))
+            result = next(iter(run.run_results.values()))
+        docs = self._publish_docs(context, spec, name) if self.gx_dir else None
+        return result, docs
 
-    def _publish_docs(self, context, spec: SourceSpec, days: list[dt.date]) -> str | None:
+    def _publish_docs(self, context, spec: SourceSpec, name: str | None) -> str | None:
         """Drop superseded and beyond-the-cap results of `spec`, render the batch's pages and the
         index, and make the site readable offline."""
         site = self.gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
         store = context.validation_results_store
         keys = [k for k in store.list_keys() if k.expectation_suite_identifier.name == spec.name]
-        for key in results_to_drop(keys, self.keep_days):
+        for key in results_to_drop(keys, self.keep_results):
             store.remove_key(key)
             page = site.joinpath("validations", *key.to_tuple()).with_suffix(".html")
             page.unlink(missing_ok=True)
-        names = {result_name(spec.name, d) for d in days}
-        fresh = [k for k in store.list_keys() if k.run_id.run_name in names]
+        fresh = [k for k in store.list_keys() if k.run_id.run_name == name]
         if fresh:  # GX reads an empty list as "rebuild every page"
             context.build_data_docs(resource_identifiers=fresh)
         if not (site / "index.html").exists():
@@ -197,11 +201,10 @@ class GxValidator:
         failures = count_failures(flagged, rules)  # fills the cache
         # GX's metrics read the cached rows, not the staging windows again for each expectation.
         flags = [r for r in gx_rules if r not in rules]
-        results, docs = self.run_suite(with_helper_columns(flagged, flags), spec, days, gx_rules)
+        result, docs = self.run_suite(with_helper_columns(flagged, flags), spec, days, gx_rules)
         counts: Counter[str] = Counter()
-        for suite_result in results.values():
-            for r in suite_result.results:
-                counts[r.expectation_config.meta["rule"]] += int(r.result.get("unexpected_count") or 0)
+        for r in result.results if result else []:
+            counts[r.expectation_config.meta["rule"]] += int(r.result.get("unexpected_count") or 0)
         self.last_gx_counts = dict(counts)
         has_failure = F.size("_failed_rules") > 0
         # `flagged` stays cached for the caller's writes; Spark drops it with the session's LRU.
@@ -209,6 +212,6 @@ class GxValidator:
             valid=flagged.where(~has_failure).drop("_failed_rules", "_reason"),
             failed=flagged.where(has_failure),
             rule_failures=failures,
-            success=all(r.success for r in results.values()),
+            success=result.success if result else True,
             report_path=docs,
         )

@@ -206,7 +206,7 @@ class Settings:
     spark_conf: dict[str, str] = field(default_factory=dict)
     s3_endpoint: str | None = None  # an S3-compatible store's URL when it is not AWS S3
     max_quarantine_share: float = 0.05
-    gx_keep_days: int = 90  # delivery days per source whose validation result the Data Docs keep
+    gx_keep_results: int = 90  # validation results per source the Data Docs keep (one per run: a day or a range)
     # Sources that must deliver every day (a day without files warns); the others may be empty.
     daily_sources: tuple[str, ...] = DAILY_SOURCES
     partition_start: str = "2020-01-01"
@@ -231,7 +231,7 @@ class Settings:
             spark_conf=parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
             s3_endpoint=os.environ.get("CUSTOMS_S3_ENDPOINT") or None,
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
-            gx_keep_days=int(os.environ.get("CUSTOMS_GX_KEEP_DAYS", "90")),
+            gx_keep_results=int(os.environ.get("CUSTOMS_GX_KEEP_RESULTS", "90")),
             daily_sources=tuple(s.strip() for s in os.environ.get("CUSTOMS_DAILY_SOURCES", ",".join(DAILY_SOURCES))
                                 .split(",") if s.strip()),
             partition_start=os.environ.get("CUSTOMS_PARTITION_START", "2020-01-01"),

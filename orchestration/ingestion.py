@@ -143,7 +143,7 @@ def build_ingestion_assets(spec: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def refine(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         settings = lake.settings()
-        validator = GxValidator(settings.gx_dir, keep_days=settings.gx_keep_days)
+        validator = GxValidator(settings.gx_dir, keep_results=settings.gx_keep_results)
         result = refine_silver(spark.session(), spec, settings, partition_days(context), validator)
         counts = {name: value for name, value in result.as_dict().items() if name != "quarantine_share"}
         per_day = dg.MetadataValue.json({day.isoformat(): c.as_dict() for day, c in result.by_day.items()})

@@ -142,26 +142,30 @@ def test_gx_suite_counts_match_row_level_quarantine_and_docs_are_written(spark, 
     assert result.report_path and (settings.gx_dir / "gx/uncommitted/data_docs/local_site/index.html").exists()
 
 
-def test_data_docs_keep_one_result_per_day_and_at_most_keep_days(spark, settings):
-    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+def test_data_docs_keep_one_result_per_run_and_at_most_keep_results(spark, settings):
+    days = [DAY + dt.timedelta(days=i) for i in range(4)]
     for i, day in enumerate(days):
         write_landing(settings.landing_dir, f"{i}.csv", [declaration_line(str(i), day=day)], day=day)
     land_bronze(spark, DECLARATIONS, settings, days)
-    validator = GxValidator(settings.gx_dir, keep_days=2)
+    validator = GxValidator(settings.gx_dir, keep_results=2)
     site = settings.gx_dir / "gx/uncommitted/data_docs/local_site"
 
     def results() -> list[str]:
         return sorted(p.relative_to(site / "validations/declarations").parts[0]
                       for p in (site / "validations/declarations").rglob("*.html"))
 
-    refine_silver(spark, DECLARATIONS, settings, days[:2], validator, max_quarantine_share=None)  # a range run
-    assert results() == [f"declarations-{d}" for d in days[:2]]
-    refine_silver(spark, DECLARATIONS, settings, days[1], validator, max_quarantine_share=None)  # a re-run
-    assert results() == [f"declarations-{d}" for d in days[:2]]
+    backfill = f"declarations-{days[0]}..{days[1]}"
+    result = refine_silver(spark, DECLARATIONS, settings, days[:2], validator, max_quarantine_share=None)
+    assert results() == [backfill]  # a range run: one validation of its days
+    assert validator.last_gx_counts == result.failures_by_rule and result.valid_rows == 2
+    refine_silver(spark, DECLARATIONS, settings, days[:2], validator, max_quarantine_share=None)  # a re-run
+    assert results() == [backfill]
     refine_silver(spark, DECLARATIONS, settings, days[2], validator, max_quarantine_share=None)
-    assert results() == [f"declarations-{d}" for d in days[1:]]  # the oldest day beyond the cap goes
+    assert results() == sorted([backfill, f"declarations-{days[2]}"])
+    refine_silver(spark, DECLARATIONS, settings, days[3], validator, max_quarantine_share=None)
+    assert results() == [f"declarations-{d}" for d in days[2:]]  # the oldest result beyond the cap goes
     index = (site / "index.html").read_text()
-    assert f"declarations-{days[2]}" in index and f"declarations-{days[0]}" not in index
+    assert f"declarations-{days[3]}" in index and backfill not in index
     stored = list((settings.gx_dir / "gx/uncommitted/validations/declarations").rglob("*.json"))
     assert len(stored) == 2
 
