@@ -9,15 +9,18 @@ beyond the `WIDE_JOINS` smallest (`profile_features_from_state`), and every vari
 the records the wide types were joined to. An untimed pass of the current code runs first, so every
 timed variant finds a warm JVM. Variants: `current` (sorted `collect_list`, then a join to the
 records), `arrow_reshape` (sort by record and position, numpy reshape in `mapInArrow`, then the
-join), `pivot_first` (Spark's `pivot`). (`day_in_key`, which skipped the join, is gone: with the wide
-types there is always a join.) `--check` compares each variant's first 2,000 records with the
-current code's. Prints the seconds and writes JSON to benchmarks/results/pivot_variants.json."""
+join), `pivot_first` (Spark's `pivot`), `shuffle_first` (the current code after a shuffle by
+record). `--check` compares each variant's first 2,000 records with the current code's; `--repeat
+N` times each variant N times, in turn. Prints the wall and task seconds (from
+Spark's event log) of every run and writes JSON to benchmarks/results/pivot_variants.json."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.kept_lake import add_kept_lake_arguments, use_kept_lake  # noqa: E402
+from benchmarks.profile_report import read_events, spark_activity  # noqa: E402
+from benchmarks.profiling import event_log_conf  # noqa: E402
 
 
 def variants() -> dict:
@@ -78,7 +83,13 @@ def variants() -> dict:
                                         for i, name in enumerate(names) for stat in stats])
         return records.join(wide, record_id, "left")
 
-    return {"current": current, "arrow_reshape": arrow_reshape, "pivot_first": pivot_first}
+    def shuffle_first(records, long, entities, record_id):
+        # The rows of a record brought together first: the aggregation's partial step then groups
+        # whole records (one sort if it falls back) instead of building lists on the join's side.
+        return current(records, long.repartition(record_id), entities, record_id)
+
+    return {"current": current, "arrow_reshape": arrow_reshape, "pivot_first": pivot_first,
+            "shuffle_first": shuffle_first}
 
 
 def main() -> None:
@@ -86,9 +97,13 @@ def main() -> None:
     add_kept_lake_arguments(parser)
     parser.add_argument("--variants", default="current,arrow_reshape")
     parser.add_argument("--check", action="store_true", help="compare 2,000 records of each with the current code")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each variant, in turn")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pivot_variants.json")
     args = parser.parse_args()
     work = use_kept_lake(args.workdir)
+    # Spark's event log, so each run is also measured in task seconds (steadier than wall seconds).
+    events = Path(tempfile.mkdtemp(prefix="pivot-variants-"))
+    os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(event_log_conf(events))
 
     import pandas as pd
 
@@ -100,21 +115,32 @@ def main() -> None:
 
     spark, settings, selector = SparkResource().session(), Settings.from_env(), SELECTORS["declarations"]
     chosen = variants()
-    reference, seconds = None, {}
-    for i, name in enumerate(["current (warm-up)", *args.variants.split(",")]):
+    reference, windows = None, []
+    runs = ["current (warm-up)", *[name for _ in range(args.repeat) for name in args.variants.split(",")]]
+    for i, name in enumerate(runs):
         profiles.pivot_profiles = chosen[name.split()[0]]
-        began = time.perf_counter()
+        began, wall_began = time.perf_counter(), time.time()
         frame = day_features(spark, settings, selector, args.day).frame
         frame.write.format("noop").mode("overwrite").save()
-        seconds[name] = round(time.perf_counter() - began, 1)
-        print(f"[{i}/{len(args.variants.split(','))}] {name}: {seconds[name]} s", flush=True)
-        if args.check:
+        windows.append((name, round(time.perf_counter() - began, 1), (wall_began, time.time())))
+        print(f"[{i}/{len(runs) - 1}] {name}: {windows[-1][1]} s", flush=True)
+        if args.check and not name.endswith("(warm-up)"):
             rows = frame.orderBy(selector.record_id).limit(2000).toPandas()
             reference = rows if reference is None else reference
             pd.testing.assert_frame_equal(reference[rows.columns], rows, check_dtype=False)
+    spark.stop()  # the event log is complete once the application ends
+    _, _, stages = spark_activity(read_events(events))
+    results: dict[str, dict[str, list[float]]] = {}
+    for name, wall, window in windows:
+        tasks = sum(s["task_seconds"] for s in stages if window[0] <= s["start"] < window[1])
+        figures = results.setdefault(name, {"seconds": [], "task_seconds": []})
+        figures["seconds"].append(wall)
+        figures["task_seconds"].append(round(tasks, 1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"workdir": str(work), "day": args.day.isoformat(), "seconds": seconds}, indent=2))
-    print(f"pivot variants on {args.day}: {seconds}; written to {args.out}")
+    args.out.write_text(json.dumps({"workdir": str(work), "day": args.day.isoformat(), "runs": results}, indent=2))
+    for name, figures in results.items():
+        print(f"{name}: {figures['seconds']} s, task seconds {figures['task_seconds']}")
+    print(f"pivot variants on {args.day}, {args.repeat} run(s) each; written to {args.out}")
 
 
 if __name__ == "__main__":
