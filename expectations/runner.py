@@ -1,11 +1,12 @@
-"""Run a source's rules on a day's batch: the GX suite for the report, the same rules as Spark
-conditions for the row-level split into valid rows and quarantine rows."""
+"""Run a source's rules on a run's batch (a day or a range of days): the GX suite for the report,
+the same rules as Spark conditions for the row-level split into valid rows and quarantine rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx  # noqa: E402
+from great_expectations.core import ExpectationSuiteValidationResult  # noqa: E402
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
@@ -84,32 +86,49 @@ def result_name(source: str, days: list[dt.date]) -> str:
     return f"{source}-{first.isoformat()}" + ("" if first == last else f"..{last.isoformat()}")
 
 
+def result_span(run_name: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day a result covers, read back from its run name (None for a name
+    `result_name` did not make)."""
+    match = re.search(r"-(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?$", run_name)
+    if not match:
+        return None
+    first = dt.date.fromisoformat(match[1])
+    return first, dt.date.fromisoformat(match[2]) if match[2] else first
+
+
 def results_to_drop(keys: list, keep_results: int) -> list:
-    """Of one source's stored result keys: every result but the newest of each run name (a re-run
-    replaces its day's or range's result), and every result beyond the latest `keep_results` (by
-    their first day)."""
-    newest: dict[str, object] = {}
-    for key in sorted(keys, key=lambda k: str(k.run_id.run_time)):
-        newest[key.run_id.run_name] = key
-    kept_names = sorted(newest, reverse=True)[:keep_results]
-    kept = {id(newest[name]) for name in kept_names}
+    """Of one source's stored result keys: every result that a later run covers (the same day or
+    range, or a range that spans all its days: a re-run or a backfill replaces it; a later run
+    that covers only part of its days leaves it), and every result beyond the latest
+    `keep_results` (by their first day)."""
+    by_time = sorted(keys, key=lambda k: str(k.run_id.run_time))
+    spans = [result_span(k.run_id.run_name) for k in by_time]
+
+    def covered(i: int) -> bool:
+        name, span = by_time[i].run_id.run_name, spans[i]
+        return any(later.run_id.run_name == name
+                   or (span and other and other[0] <= span[0] and span[1] <= other[1])
+                   for later, other in zip(by_time[i + 1:], spans[i + 1:], strict=True))
+
+    current = [k for i, k in enumerate(by_time) if not covered(i)]
+    kept = {id(k) for k in sorted(current, key=lambda k: k.run_id.run_name, reverse=True)[:keep_results]}
     return [k for k in keys if id(k) not in kept]
 
 
 class GxValidator:
     """Validator for `jobs.ingest.refine_silver`: GX 1.x suite built from the source's rules, run on
     the Spark DataFrame, results kept in a file-backed GX project with Data Docs (when `gx_dir`
-    is given) so data engineers can read every day's result.
+    is given) so data engineers can read every run's result.
 
     Each run is one GX validation of its batch: a daily run's result is its day's, a range run's
-    (a backfill) covers its days (validating each day on its own cost about 2 s of GX on Spark per
-    day whatever its size, most of a month's backfill); the per-day counts are in the quarantine
-    table and the run's metadata. Re-running a day or a range replaces its result, and each source
-    keeps its latest `keep_results` results, so the site stays small enough to browse and to
-    rebuild."""
+    (a backfill) covers its days (validating each day on its own cost a fixed ~2 s of GX on Spark
+    per day, most of a month's backfill); the per-day counts are in the quarantine table and the
+    run's metadata. A run replaces the results it covers (the same day or range, or days all
+    inside its range), and each source keeps its latest `keep_results` results, so the site stays
+    small enough to browse and to rebuild."""
 
     # BASIC: each expectation's counts and up to 20 failing values (SUMMARY adds value counts of
-    # the failures: more Spark jobs per expectation and day, nothing the quarantine does not show).
+    # the failures: more Spark jobs per expectation and run, nothing the quarantine does not show).
     result_format = "BASIC"
 
     def __init__(self, gx_dir: Path | None = None, keep_results: int = 90) -> None:
@@ -150,7 +169,8 @@ class GxValidator:
                           result_format={"result_format": self.result_format, "partial_unexpected_count": 0})
         )
 
-    def run_suite(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date], rules: list[Rule]):
+    def run_suite(self, frame: DataFrame, spec: SourceSpec, days: list[dt.date],
+                  rules: list[Rule]) -> tuple[ExpectationSuiteValidationResult | None, str | None]:
         """Run the GX suite once on the rows of `frame`, the batch of `days` (a batch without rows has
         nothing to validate, and its missing delivery is the `expected_delivery` check's to
         report); returns the suite result (None without rows) and the Data Docs index (None
@@ -203,7 +223,7 @@ class GxValidator:
         flags = [r for r in gx_rules if r not in rules]
         result, docs = self.run_suite(with_helper_columns(flagged, flags), spec, days, gx_rules)
         counts: Counter[str] = Counter()
-        for r in result.results if result else []:
+        for r in result.results if result is not None else []:
             counts[r.expectation_config.meta["rule"]] += int(r.result.get("unexpected_count") or 0)
         self.last_gx_counts = dict(counts)
         has_failure = F.size("_failed_rules") > 0
@@ -212,6 +232,6 @@ class GxValidator:
             valid=flagged.where(~has_failure).drop("_failed_rules", "_reason"),
             failed=flagged.where(has_failure),
             rule_failures=failures,
-            success=result.success if result else True,
+            success=result.success if result is not None else True,
             report_path=docs,
         )

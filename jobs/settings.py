@@ -18,6 +18,14 @@ def _path(var: str, default: str) -> Path:
     return Path(os.environ.get(var, default)).expanduser().resolve()
 
 
+def _gx_keep_results() -> int:
+    """CUSTOMS_GX_KEEP_RESULTS; the name it replaced is refused, not silently ignored."""
+    if "CUSTOMS_GX_KEEP_DAYS" in os.environ:
+        raise ValueError("CUSTOMS_GX_KEEP_DAYS is now CUSTOMS_GX_KEEP_RESULTS: the validation results each source "
+                         "keeps (one per run, a day's or a range's); rename it")
+    return int(os.environ.get("CUSTOMS_GX_KEEP_RESULTS", "90"))
+
+
 def parse_spark_conf(raw: str) -> dict[str, str]:
     """Parse CUSTOMS_SPARK_CONF: a JSON object or comma-separated key=value pairs."""
     raw = raw.strip()
@@ -231,7 +239,7 @@ class Settings:
             spark_conf=parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")),
             s3_endpoint=os.environ.get("CUSTOMS_S3_ENDPOINT") or None,
             max_quarantine_share=float(os.environ.get("CUSTOMS_MAX_QUARANTINE_SHARE", "0.05")),
-            gx_keep_results=int(os.environ.get("CUSTOMS_GX_KEEP_RESULTS", "90")),
+            gx_keep_results=_gx_keep_results(),
             daily_sources=tuple(s.strip() for s in os.environ.get("CUSTOMS_DAILY_SOURCES", ",".join(DAILY_SOURCES))
                                 .split(",") if s.strip()),
             partition_start=os.environ.get("CUSTOMS_PARTITION_START", "2020-01-01"),

@@ -144,8 +144,9 @@ def test_gx_suite_counts_match_row_level_quarantine_and_docs_are_written(spark, 
 
 def test_data_docs_keep_one_result_per_run_and_at_most_keep_results(spark, settings):
     days = [DAY + dt.timedelta(days=i) for i in range(4)]
-    for i, day in enumerate(days):
-        write_landing(settings.landing_dir, f"{i}.csv", [declaration_line(str(i), day=day)], day=day)
+    for i, day in enumerate(days):  # day 1 carries a row its rules reject
+        write_landing(settings.landing_dir, f"{i}.csv", [declaration_line(str(i), day=day)]
+                      + ([declaration_line("bad", day=day, hs6_code="1234")] if i == 1 else []), day=day)
     land_bronze(spark, DECLARATIONS, settings, days)
     validator = GxValidator(settings.gx_dir, keep_results=2)
     site = settings.gx_dir / "gx/uncommitted/data_docs/local_site"
@@ -154,14 +155,18 @@ def test_data_docs_keep_one_result_per_run_and_at_most_keep_results(spark, setti
         return sorted(p.relative_to(site / "validations/declarations").parts[0]
                       for p in (site / "validations/declarations").rglob("*.html"))
 
+    refine_silver(spark, DECLARATIONS, settings, days[0], validator, max_quarantine_share=None)
+    assert results() == [f"declarations-{days[0]}"]
     backfill = f"declarations-{days[0]}..{days[1]}"
     result = refine_silver(spark, DECLARATIONS, settings, days[:2], validator, max_quarantine_share=None)
-    assert results() == [backfill]  # a range run: one validation of its days
-    assert validator.last_gx_counts == result.failures_by_rule and result.valid_rows == 2
+    assert results() == [backfill]  # one validation of the range's days; it covers day 0's result
+    assert validator.last_gx_counts == result.failures_by_rule and result.failures_by_rule["hs6_code_six_digits"] == 1
+    assert not result.validation_success and result.by_day[days[1]].rule_failures == 1
+    refine_silver(spark, DECLARATIONS, settings, days[1], validator, max_quarantine_share=None)
+    assert results() == sorted([backfill, f"declarations-{days[1]}"])  # a day inside a range leaves the range's
     refine_silver(spark, DECLARATIONS, settings, days[:2], validator, max_quarantine_share=None)  # a re-run
     assert results() == [backfill]
     refine_silver(spark, DECLARATIONS, settings, days[2], validator, max_quarantine_share=None)
-    assert results() == sorted([backfill, f"declarations-{days[2]}"])
     refine_silver(spark, DECLARATIONS, settings, days[3], validator, max_quarantine_share=None)
     assert results() == [f"declarations-{d}" for d in days[2:]]  # the oldest result beyond the cap goes
     index = (site / "index.html").read_text()
