@@ -1,8 +1,8 @@
 """Bronze: every record of the landing files of one or more days as raw strings plus where it
-came from. The driver only lists the files; the executors read them (a local file directly, one
-on object storage through Spark's `binaryFile`), decode and parse them (`mapInArrow` over
-`jobs.landing.parse_landing_blocks`), so a national day is parsed where the data is and no file's
-content passes through the driver."""
+came from. The driver only lists the files; the executors read them (a local file directly, a
+chunk at a time; one on object storage through Spark's `binaryFile`), decode and parse them
+(`mapInArrow` over `jobs.landing.parse_local_landing_blocks` or `parse_landing_blocks`), so a
+national day is parsed where the data is and no file's content passes through the driver."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.landing import LandingFile, list_landing_files, parse_landing_blocks, parse_landing_bytes
+from jobs.landing import (
+    LandingFile,
+    list_landing_files,
+    parse_landing_blocks,
+    parse_landing_bytes,
+    parse_local_landing_blocks,
+)
 from jobs.sources import SourceSpec
 from jobs.storage import Location, display, is_local, local_path
 
@@ -88,8 +94,11 @@ def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
         contents = batch.column("content") if "content" in batch.schema.names else None
         for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
             day, order = manifest[uri]
-            data = contents[i].as_py() if contents is not None else local_path(uri).read_bytes()
-            for block in parse_landing_blocks(data, spec, display(uri)):
+            # A local file is read a chunk at a time; Spark's bytes are passed on with no name here
+            # keeping them, so the parser drops them once a CP949 file is transcoded.
+            blocks = (parse_landing_blocks(contents[i].as_py(), spec, display(uri)) if contents is not None
+                      else parse_local_landing_blocks(local_path(uri), spec, display(uri)))
+            for block in blocks:
                 yield from bronze_batches(block, day, order, schema)
 
 

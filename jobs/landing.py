@@ -3,9 +3,10 @@
 Every record becomes one raw row with its file, line number and checksum; a line that cannot be
 parsed (wrong column count, unclosed quote, truncated) keeps its text and a `parse_error` instead
 of being dropped, so it can be quarantined with the reason. A quoted field may hold commas and
-newlines (RFC 4180). Parsing works on a file's bytes in blocks (`parse_landing_blocks`), so it runs
-where the bytes are, one block's records in memory at a time: on the Spark executors
-(`jobs/bronze.py`); the driver only lists files.
+newlines (RFC 4180). Parsing works on a file's bytes in blocks (`parse_landing_blocks`; a local file
+is read a chunk at a time, `parse_local_landing_blocks`), so it runs where the bytes are, one
+block's records in memory at a time: on the Spark executors (`jobs/bronze.py`); the driver only
+lists files.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from jobs.sources import SourceSpec
 from jobs.storage import ListedFile, Location, join, list_files
 
 BLOCK_BYTES = 32 * 1024 * 1024  # a big file is parsed in blocks of about this size
+READ_BYTES = 8 * 1024 * 1024  # a local file is read (and a CP949 file transcoded) a chunk of this size at a time
 MAX_RECORD_LINES = 50  # a quoted field may hold newlines (RFC 4180); a record longer than this is broken
 
 
@@ -172,8 +174,9 @@ def _header_index(spec: SourceSpec, header: list[str]) -> tuple[dict[str, int], 
 
 
 def parse_landing_file(path: Path, spec: SourceSpec) -> LandingFile:
-    """Read one landing file from disk into raw records (see `parse_landing_bytes`)."""
-    return parse_landing_bytes(Path(path).read_bytes(), spec, str(path))
+    """Read one landing file from disk into raw records, all in one `LandingFile` (see
+    `parse_local_landing_blocks`)."""
+    return _joined(list(parse_local_landing_blocks(Path(path), spec, str(path))), spec)
 
 
 def to_utf8(data: bytes) -> tuple[bytes, str]:
@@ -181,30 +184,98 @@ def to_utf8(data: bytes) -> tuple[bytes, str]:
     same bytes, no copy, validated by Arrow) or else CP949 (transcoded). Raises
     UnicodeDecodeError when neither fits."""
     body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-    try:
-        _text_array(pa.py_buffer(body)).validate(full=True)
+    if _is_utf8(body):
         return body, "utf-8"
+    return cp949_to_utf8(data), "cp949"
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        _text_array(pa.py_buffer(data)).validate(full=True)
+        return True
     except pa.ArrowInvalid:
-        return cp949_to_utf8(data), "cp949"
+        return False
 
 
-def cp949_to_utf8(data: bytes, chunk_bytes: int = 8 * 1024 * 1024) -> bytes:
-    """CP949 bytes transcoded to UTF-8 a chunk at a time (never the whole file as a Python str,
-    which takes up to four bytes a character); a UnicodeDecodeError names the file's byte offset."""
+class CodingError(ValueError):
+    """Bytes that are not CP949, at `start`..`end` (offsets in the whole file)."""
+
+    def __init__(self, reason: str, start: int, end: int) -> None:
+        super().__init__(f"{reason} at byte {start}")
+        self.reason, self.start, self.end = reason, start, end
+
+
+def cp949_chunks_to_utf8(chunks: Iterable[bytes]) -> bytes:
+    """CP949 bytes, given a chunk at a time (a file as it is read, or slices of its bytes),
+    transcoded to UTF-8 (never the whole file as a Python str, which takes up to four bytes a
+    character); raises CodingError with the file's byte offsets."""
     decoder = codecs.getincrementaldecoder("cp949")()
     out = io.BytesIO()
-    for start in range(0, len(data), chunk_bytes):
+    start = 0
+    for chunk in chunks:
         pending = len(decoder.getstate()[0])  # the first byte of a character the last chunk cut
         try:
-            out.write(decoder.decode(data[start:start + chunk_bytes]).encode("utf-8"))
+            out.write(decoder.decode(chunk).encode("utf-8"))
         except UnicodeDecodeError as err:
-            at = start - pending
-            raise UnicodeDecodeError("cp949", data, at + err.start, at + err.end, err.reason) from None
+            raise CodingError(err.reason, start - pending + err.start, start - pending + err.end) from None
+        start += len(chunk)
     try:
         out.write(decoder.decode(b"", final=True).encode("utf-8"))
     except UnicodeDecodeError as err:  # the file ends inside a two-byte character
-        raise UnicodeDecodeError("cp949", data, len(data) - 1, len(data), err.reason) from None
-    return out.getvalue()
+        raise CodingError(err.reason, start - 1, start) from None
+    return out.getvalue()  # CPython hands over the buffer itself: no copy
+
+
+def cp949_to_utf8(data: bytes, chunk_bytes: int = READ_BYTES) -> bytes:
+    """`cp949_chunks_to_utf8` over slices of `data`; a UnicodeDecodeError names the file's byte
+    offset."""
+    try:
+        return cp949_chunks_to_utf8(data[i:i + chunk_bytes] for i in range(0, len(data), chunk_bytes))
+    except CodingError as err:
+        raise UnicodeDecodeError("cp949", data, err.start, err.end, err.reason) from None
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What one pass over a local file learns: its checksum and size, whether it is blank (empty
+    or whitespace only) and whether it is UTF-8 (after a BOM, if any)."""
+
+    checksum: str
+    size: int
+    blank: bool
+    utf8: bool
+    bom: bool
+
+
+def scan_file(path: Path, chunk_bytes: int = READ_BYTES) -> FileScan:
+    """One pass over a local file a chunk at a time: SHA-256, size, blank, UTF-8 (validated by
+    Arrow up to each chunk's last newline, which never falls inside a character)."""
+    digest, size, blank, valid, carry = hashlib.sha256(), 0, True, True, b""
+    with path.open("rb") as f:
+        head = f.read(len(codecs.BOM_UTF8))
+        bom = head == codecs.BOM_UTF8
+        digest.update(head)
+        size, blank, carry = len(head), head.isspace() or not head, b"" if bom else head
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+            size += len(chunk)
+            blank = blank and chunk.isspace()
+            if valid:
+                piece = carry + chunk
+                cut = piece.rfind(b"\n") + 1
+                valid, carry = (_is_utf8(piece[:cut]), piece[cut:]) if cut else (True, piece)
+    return FileScan(checksum=digest.hexdigest(), size=size, blank=blank or size == 0,
+                    utf8=valid and _is_utf8(carry), bom=bom)
+
+
+def read_utf8(path: Path, scan: FileScan, chunk_bytes: int = READ_BYTES) -> tuple[bytes, str]:
+    """`to_utf8` for a local file: a UTF-8 file read once (after its BOM), a CP949 file transcoded
+    as it is read, so its bytes are never held in both encodings. Raises CodingError."""
+    with path.open("rb") as f:
+        if scan.utf8:
+            f.seek(len(codecs.BOM_UTF8) if scan.bom else 0)
+            return f.read(), "utf-8"
+        return cp949_chunks_to_utf8(iter(lambda: f.read(chunk_bytes), b"")), "cp949"
 
 
 def _text_array(buffer: pa.Buffer) -> pa.Array:
@@ -216,7 +287,11 @@ def _text_array(buffer: pa.Buffer) -> pa.Array:
 def parse_landing_bytes(data: bytes, spec: SourceSpec, path: str) -> LandingFile:
     """A landing file's bytes as raw records, all in one `LandingFile` (see
     `parse_landing_blocks`, which bronze uses so that a big file is never held parsed whole)."""
-    blocks = list(parse_landing_blocks(data, spec, path))
+    return _joined(list(parse_landing_blocks(data, spec, path)), spec)
+
+
+def _joined(blocks: list[LandingFile], spec: SourceSpec) -> LandingFile:
+    """One file's blocks as one `LandingFile`."""
     if len(blocks) == 1:
         return blocks[0]
     joined = _block_like(blocks[0], spec)
@@ -245,23 +320,58 @@ def parse_landing_blocks(data: bytes, spec: SourceSpec, path: str,
     for one block at a time; problems become record-level parse errors, never drops: an empty,
     undecodable or headerless file is one error row. A block that is not plain one-line records
     (a quoted newline, an unclosed quote) hands the rest of the file to the record-by-record
-    reading, which starts where a record starts: every line before it was a record of its own."""
-    landing = LandingFile(path=path, checksum=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
-                          encoding=None, status="ok", values={name: [] for name in spec.column_names})
+    reading, which starts where a record starts: every line before it was a record of its own.
+    Pass the bytes without keeping another reference: a CP949 file's are dropped once transcoded."""
+    landing = _new_landing(path, hashlib.sha256(data).hexdigest(), len(data), spec)
     if not data or data.isspace():
-        landing.status = "empty"
-        landing.add_error(0, "", "empty file (no header, no rows)")
-        yield landing
+        yield _empty(landing)
         return
     try:
         utf8, landing.encoding = to_utf8(data)
     except UnicodeDecodeError as err:
-        landing.status = "undecodable"
-        landing.add_error(0, "", f"file is neither UTF-8 nor CP949 ({err.reason} at byte {err.start})")
-        yield landing
+        yield _undecodable(landing, err.reason, err.start)
         return
     del data  # the UTF-8 bytes are all that is read from here on
+    yield from _utf8_blocks(landing, utf8, spec, block_bytes)
 
+
+def parse_local_landing_blocks(file: Path, spec: SourceSpec, path: str, block_bytes: int = BLOCK_BYTES,
+                               chunk_bytes: int = READ_BYTES) -> Iterator[LandingFile]:
+    """`parse_landing_blocks` for a local file, read a chunk at a time: one pass for the checksum
+    and the encoding, then the file as UTF-8 (a CP949 file transcoded as it is read), so only its
+    UTF-8 bytes are ever held whole."""
+    scan = scan_file(file, chunk_bytes)
+    landing = _new_landing(path, scan.checksum, scan.size, spec)
+    if scan.blank:
+        yield _empty(landing)
+        return
+    try:
+        utf8, landing.encoding = read_utf8(file, scan, chunk_bytes)
+    except CodingError as err:
+        yield _undecodable(landing, err.reason, err.start)
+        return
+    yield from _utf8_blocks(landing, utf8, spec, block_bytes)
+
+
+def _new_landing(path: str, checksum: str, size: int, spec: SourceSpec) -> LandingFile:
+    return LandingFile(path=path, checksum=checksum, size_bytes=size, encoding=None, status="ok",
+                       values={name: [] for name in spec.column_names})
+
+
+def _empty(landing: LandingFile) -> LandingFile:
+    landing.status = "empty"
+    landing.add_error(0, "", "empty file (no header, no rows)")
+    return landing
+
+
+def _undecodable(landing: LandingFile, reason: str, at: int) -> LandingFile:
+    landing.status = "undecodable"
+    landing.add_error(0, "", f"file is neither UTF-8 nor CP949 ({reason} at byte {at})")
+    return landing
+
+
+def _utf8_blocks(landing: LandingFile, utf8: bytes, spec: SourceSpec, block_bytes: int) -> Iterator[LandingFile]:
+    """The records of a file's UTF-8 bytes, in blocks (see `parse_landing_blocks`)."""
     header_end = utf8.find(b"\n")
     first_line = (utf8 if header_end < 0 else utf8[:header_end]).decode("utf-8").rstrip("\r")
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import pyarrow as pa
 import pytest
 
@@ -147,3 +149,40 @@ def test_cp949_is_transcoded_a_chunk_at_a_time_with_file_offsets_in_errors():
             with pytest.raises(UnicodeDecodeError) as err:
                 cp949_to_utf8(broken, chunk_bytes=chunk_bytes)
             assert err.value.start == whole.value.start
+
+
+def cut_inside_first_korean(text: str) -> bytes:
+    """`text` in CP949, ending after the first byte of its first Korean character."""
+    first = next(i for i, ch in enumerate(text) if ord(ch) > 127)
+    return text[:first].encode("cp949") + text[first].encode("cp949")[:1]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 5, 64, 8 * 1024 * 1024])
+def test_a_local_file_read_a_chunk_at_a_time_parses_as_its_bytes_do(tmp_path, chunk_bytes):
+    """Bronze reads a local file in chunks (checksum and encoding in one pass, then UTF-8 read once
+    or CP949 transcoded as it is read): the same records, checksum and errors as from its bytes,
+    whatever the chunk size cuts (a BOM, a two- or three-byte character, a line)."""
+    header = ",".join(c.name for c in DECLARATIONS.columns)
+    korean = [declaration_line("1", seller_id="한국무역상사"), declaration_line("2", seller_id="수입")]
+    text = "\n".join([header, *korean, "2,2020-03-02,30"]) + "\n"
+    files = {
+        "utf8.csv": text.encode("utf-8"),
+        "bom.csv": codecs.BOM_UTF8 + text.encode("utf-8"),
+        "cp949.csv": text.encode("cp949"),
+        "cp949_broken.csv": text.encode("cp949")[:120] + b"\xff\xff" + text.encode("cp949")[120:],
+        "cut_inside_a_character.csv": cut_inside_first_korean(f"{header}\n{korean[0]}"),
+        "empty.csv": b"",
+        "blank.csv": b" \n\r\n ",
+        "no_newline.csv": header.encode("utf-8"),
+    }
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        local = list(landing_module.parse_local_landing_blocks(path, DECLARATIONS, name, chunk_bytes=chunk_bytes))
+        from_bytes = list(parse_landing_blocks(data, DECLARATIONS, name))
+        assert [(b.checksum, b.size_bytes, b.encoding, b.status, b.rows) for b in local] == \
+            [(b.checksum, b.size_bytes, b.encoding, b.status, b.rows) for b in from_bytes], name
+    statuses = {name: parse_landing_file(tmp_path / name, DECLARATIONS).status for name in files}
+    assert statuses["cp949_broken.csv"] == statuses["cut_inside_a_character.csv"] == "undecodable"
+    assert statuses["empty.csv"] == statuses["blank.csv"] == "empty"
+    assert parse_landing_file(tmp_path / "bom.csv", DECLARATIONS).encoding == "utf-8"
