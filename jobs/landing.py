@@ -250,12 +250,12 @@ class FileScan:
 def scan_file(path: Path, chunk_bytes: int = READ_BYTES) -> FileScan:
     """One pass over a local file a chunk at a time: SHA-256, size, blank, UTF-8 (validated by
     Arrow up to each chunk's last newline, which never falls inside a character)."""
-    digest, size, blank, valid, carry = hashlib.sha256(), 0, True, True, b""
+    digest, valid = hashlib.sha256(), True
     with path.open("rb") as f:
         head = f.read(len(codecs.BOM_UTF8))
         bom = head == codecs.BOM_UTF8
         digest.update(head)
-        size, blank, carry = len(head), head.isspace() or not head, b"" if bom else head
+        size, blank, carry = len(head), head.isspace(), b"" if bom else head
         while chunk := f.read(chunk_bytes):
             digest.update(chunk)
             size += len(chunk)
