@@ -74,13 +74,16 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.windows: dict[str, tuple[float, float]] = {}
-        # epoch seconds from the monotonic clock, so that a wall-clock step cannot bend a lap
         self._epoch_offset = time.time() - time.perf_counter()
-        self._last = time.perf_counter() + self._epoch_offset
+        self._last = self._now()
+
+    def _now(self) -> float:
+        """Epoch seconds from the monotonic clock, so that a wall-clock step cannot bend a lap."""
+        return time.perf_counter() + self._epoch_offset
 
     def lap(self, stage: str, _materialized: object = None) -> None:
         """Close `stage` now."""
-        now = time.perf_counter() + self._epoch_offset
+        now = self._now()
         self.windows[stage] = (self._last, now)
         self._last = now
 
