@@ -94,16 +94,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--driver-memory", default=None,
                         help="Spark driver heap for this run (e.g. 1500m; default: the project's, 4g)")
+    parser.add_argument("--no-worker-reuse", action="store_true",
+                        help="a fresh Python worker for each Spark task (spark.python.worker.reuse=false): an idle "
+                             "worker otherwise keeps ~0.5 GB while the JVM validates and merges the day")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ingest_day.json")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ingest-day-"))
     os.environ.update({"CUSTOMS_LANDING_DIR": str(work / "landing"), "CUSTOMS_LAKE_DIR": str(work / "lake"),
                        "CUSTOMS_GX_DIR": str(work / "gx")})
+    from jobs.settings import parse_spark_conf
+    conf = parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", ""))
     if args.driver_memory:
-        from jobs.settings import parse_spark_conf
-        conf = {**parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")), "spark.driver.memory": args.driver_memory}
-        os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(conf)
+        conf["spark.driver.memory"] = args.driver_memory
+    if args.no_worker_reuse:
+        conf["spark.python.worker.reuse"] = "false"
+    os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(conf)
     from jobs.settings import Settings
     from jobs.spark_session import build_spark_session
 
@@ -132,7 +138,8 @@ def main() -> None:
         big.update(memory.figures(unit=1e9))
         log(f"{source} big day ({big['rows']} rows): {big['total_s']}s (bronze {big['bronze_s']}s, "
             f"silver+quarantine {big['silver_s']}s), {big['rows_per_s']} rows/s, peak memory "
-            f"{big['peak_memory_gb']} GB {big['peak_memory_gb_by_process']} "
+            f"{big['peak_memory_gb']} GB at {big['peak_at_s']}s {big['peak_memory_gb_at_peak']} "
+            f"(each kind's own peak {big['peak_memory_gb_by_process']}) "
             f"(PSS {big['peak_memory_pss_gb']} GB), reconciles {big['reconciles']}")
         results[source] = {"small_day": small, "big_day": big}
     month = None
@@ -149,6 +156,8 @@ def main() -> None:
         "spark_startup_s": round(startup_s, 1), "cores": os.cpu_count(),
         "spark_master": os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
         "spark_driver_memory": spark.conf.get("spark.driver.memory"),
+        "spark_driver_java_options": spark.conf.get("spark.driver.extraJavaOptions", ""),
+        "python_worker_reuse": spark.conf.get("spark.python.worker.reuse", "true"),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

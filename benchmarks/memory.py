@@ -55,6 +55,9 @@ class PeakMemory:
         self.every, self.peak, self.peak_pss = every, 0, 0
         self.by_kind: dict[str, int] = {}
         self.by_kind_pss: dict[str, int] = {}
+        self.at_peak: dict[str, int] = {}  # each kind's RSS in the sample where the RSS sum peaked
+        self.peak_at = 0.0  # seconds after the start when the RSS sum peaked
+        self._began = time.perf_counter()
         self.python_workers = 0
         self.others: dict[str, int] = {}  # command line of an `other` child -> its peak RSS
         self._stop = threading.Event()
@@ -74,7 +77,9 @@ class PeakMemory:
             workers += kind == "python_workers"
             if command:
                 self.others[command] = max(self.others.get(command, 0), resident)
-        self.peak, self.peak_pss = max(self.peak, rss_total), max(self.peak_pss, pss_total)
+        if rss_total > self.peak:
+            self.peak, self.at_peak, self.peak_at = rss_total, rss, time.perf_counter() - self._began
+        self.peak_pss = max(self.peak_pss, pss_total)
         self.python_workers = max(self.python_workers, workers)
         for kind in rss:
             self.by_kind[kind] = max(self.by_kind.get(kind, 0), rss[kind])
@@ -84,6 +89,8 @@ class PeakMemory:
         """The peaks in GB (`unit` bytes), for a benchmark's JSON."""
         return {"peak_memory_gb": round(self.peak / unit, 2),
                 "peak_memory_gb_by_process": {k: round(v / unit, 2) for k, v in self.by_kind.items()},
+                "peak_memory_gb_at_peak": {k: round(v / unit, 2) for k, v in self.at_peak.items()},
+                "peak_at_s": round(self.peak_at, 1),
                 "peak_memory_pss_gb": round(self.peak_pss / unit, 2),
                 "peak_memory_pss_gb_by_process": {k: round(v / unit, 2) for k, v in self.by_kind_pss.items()},
                 "python_workers_at_most": self.python_workers,
@@ -95,6 +102,7 @@ class PeakMemory:
             time.sleep(self.every)
 
     def __enter__(self) -> PeakMemory:
+        self._began = time.perf_counter()
         self._sample()
         self._thread.start()
         return self

@@ -9,6 +9,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -69,6 +70,18 @@ def count_failures(flagged: DataFrame, rules: list[Rule]) -> dict[str, int]:
     return {r.name: int(row[r.name] or 0) for r in rules}
 
 
+def count_failures_by_day(flagged: DataFrame, rules: list[Rule],
+                          day_column: str = "_partition_date") -> tuple[dict[str, int], dict[dt.date, tuple[int, int]]]:
+    """Rows failing each rule over the batch, and each delivery day's passing and failing rows,
+    in one Spark job (a run's fixed cost is mostly such small jobs)."""
+    fails = F.size("_failed_rules") > 0
+    aggs = [F.sum(F.array_contains("_failed_rules", r.name).cast("int")).alias(r.name) for r in rules]
+    rows = flagged.groupBy(day_column).agg(F.sum((~fails).cast("int")).alias("_valid"),
+                                           F.sum(fails.cast("int")).alias("_failed"), *aggs).collect()
+    by_rule = {r.name: sum(int(row[r.name] or 0) for row in rows) for r in rules}
+    return by_rule, {row[day_column]: (int(row["_valid"]), int(row["_failed"])) for row in rows}
+
+
 def split_by_rules(frame: DataFrame, rules: list[Rule],
                    personal: Mapping[str, str] | None = None) -> tuple[DataFrame, DataFrame, dict[str, int]]:
     """The rows passing every rule, the rows failing one (with `_failed_rules`, `_reason`), and
@@ -115,6 +128,12 @@ def results_to_drop(keys: list, keep_results: int) -> list:
     return [k for k in keys if id(k) not in kept]
 
 
+# GX project objects built once per process: a context per project folder (None: in memory), a
+# checkpoint per project, source and rule set.
+_CONTEXTS: dict[str | None, object] = {}
+_CHECKPOINTS: dict[tuple, object] = {}
+
+
 class GxValidator:
     """Validator for `jobs.ingest.refine_silver`: GX 1.x suite built from the source's rules, run on
     the Spark DataFrame, results kept in a file-backed GX project with Data Docs (when `gx_dir`
@@ -137,15 +156,30 @@ class GxValidator:
         self.last_gx_counts: dict[str, int] = {}
 
     def _context(self):
+        key = str(self.gx_dir) if self.gx_dir else None
+        if key in _CONTEXTS and (self.gx_dir is None or (self.gx_dir / "gx" / "great_expectations.yml").exists()):
+            return _CONTEXTS[key]
         if self.gx_dir is None:
             context = gx.get_context(mode="ephemeral")
         else:
             self.gx_dir.mkdir(parents=True, exist_ok=True)
             context = gx.get_context(mode="file", project_root_dir=str(self.gx_dir))
         context.variables.progress_bars = {"globally": False}
+        _CONTEXTS[key] = context
+        for stale in [k for k in _CHECKPOINTS if k[0] == key]:  # they belong to the context replaced
+            del _CHECKPOINTS[stale]
         return context
 
     def _checkpoint(self, context, spec: SourceSpec, rules: list[Rule]):
+        """The source's checkpoint, saved in the GX project the first time this process runs these
+        rules (saving a suite, its validation definition and checkpoint costs ~0.5 s a run)."""
+        key = (str(self.gx_dir) if self.gx_dir else None, spec.name, self.result_format,
+               tuple(repr(replace(r, expression=None)) for r in rules))  # what the expectations are made of
+        if key not in _CHECKPOINTS:
+            _CHECKPOINTS[key] = self._save_checkpoint(context, spec, rules)
+        return _CHECKPOINTS[key]
+
+    def _save_checkpoint(self, context, spec: SourceSpec, rules: list[Rule]):
         suite = context.suites.add_or_update(
             gx.ExpectationSuite(name=spec.name, expectations=[r.expectation() for r in rules]))
         try:
@@ -218,7 +252,7 @@ class GxValidator:
         gx_rules = [r.as_flag() if r.touches(personal) and r.kind != "derived" else r for r in rules]
         frame = with_helper_columns(frame, rules)
         flagged = flag_failures(frame, rules, personal).cache()
-        failures = count_failures(flagged, rules)  # fills the cache
+        failures, by_day = count_failures_by_day(flagged, rules)  # fills the cache
         # GX's metrics read the cached rows, not the staging windows again for each expectation.
         flags = [r for r in gx_rules if r not in rules]
         result, docs = self.run_suite(with_helper_columns(flagged, flags), spec, days, gx_rules)
@@ -234,4 +268,5 @@ class GxValidator:
             rule_failures=failures,
             success=result.success if result is not None else True,
             report_path=docs,
+            counts_by_day=by_day,
         )

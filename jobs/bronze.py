@@ -6,7 +6,9 @@ national day is parsed where the data is and no file's content passes through th
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import gc
 import re
 from collections.abc import Iterator
 
@@ -84,22 +86,37 @@ def bronze_batches(landing: LandingFile, day: dt.date, order: int, schema: pa.Sc
     yield from table.to_batches(max_chunksize=OUTPUT_ROWS)
 
 
+def release_freed_memory() -> None:
+    """Hand the memory a finished parsing task freed back to the operating system. Spark keeps an
+    idle Python worker alive for the next task, and without this it would go on holding a parsed
+    file's worth of Arrow and Python heap while the JVM validates and merges the batch."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: its allocator keeps what it keeps
+        pass
+
+
 def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
                 manifest: dict[str, tuple[dt.date, int]]) -> Iterator[pa.RecordBatch]:
     """On an executor: each row is one landing file, parsed into bronze records: its `content`
     when Spark read the bytes (object storage), else the local file at `path`, read here."""
     schema = _arrow_schema(spec)
-    for batch in batches:
-        paths = batch.column("path")
-        contents = batch.column("content") if "content" in batch.schema.names else None
-        for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
-            day, order = manifest[uri]
-            # A local file is read a chunk at a time; Spark's bytes are passed on with no name here
-            # keeping them, so the parser drops them once a CP949 file is transcoded.
-            blocks = (parse_landing_blocks(contents[i].as_py(), spec, display(uri)) if contents is not None
-                      else parse_local_landing_blocks(local_path(uri), spec, display(uri)))
-            for block in blocks:
-                yield from bronze_batches(block, day, order, schema)
+    try:
+        for batch in batches:
+            paths = batch.column("path")
+            contents = batch.column("content") if "content" in batch.schema.names else None
+            for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
+                day, order = manifest[uri]
+                # A local file is read a chunk at a time; Spark's bytes are passed on with no name here
+                # keeping them, so the parser drops them once a CP949 file is transcoded.
+                blocks = (parse_landing_blocks(contents[i].as_py(), spec, display(uri)) if contents is not None
+                          else parse_local_landing_blocks(local_path(uri), spec, display(uri)))
+                for block in blocks:
+                    yield from bronze_batches(block, day, order, schema)
+    finally:
+        release_freed_memory()
 
 
 def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Location, days: list[dt.date],

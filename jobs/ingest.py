@@ -47,6 +47,7 @@ class ValidationOutcome:
     rule_failures: dict[str, int]
     success: bool
     report_path: str | None = None
+    counts_by_day: dict[dt.date, tuple[int, int]] | None = None  # passing, failing rows; None: not counted
 
 
 Validator = Callable[[DataFrame, SourceSpec, list[dt.date]], ValidationOutcome]
@@ -226,6 +227,13 @@ def count_by_day(frame: DataFrame, column: str = "_partition_date") -> dict[dt.d
     return {r[column]: int(r["count"]) for r in frame.groupBy(column).count().collect()}
 
 
+def bronze_counts_by_day(bronze: DataFrame) -> dict[str, dict[dt.date, int]]:
+    """Bronze rows read and unparseable lines per delivery day, in one pass."""
+    rows = bronze.groupBy("_partition_date").agg(F.count(F.lit(1)).alias("rows_read"),
+                                                 F.count("_parse_error").alias("parse_errors")).collect()
+    return {name: {r["_partition_date"]: int(r[name]) for r in rows} for name in ("rows_read", "parse_errors")}
+
+
 def count_by_day_and(frame: DataFrame, category: str, column: str = "_partition_date") -> dict[str, dict[dt.date, int]]:
     """Rows per value of `category` and delivery day, in one pass."""
     counts: dict[str, dict[dt.date, int]] = {}
@@ -342,10 +350,16 @@ def refine_silver(
         outcome = validator(frame, spec, days)
         quarantine = quarantine_rows(staged, outcome.failed, spec)
         replace_partition(quarantine, settings.table_path("quarantine", spec.name), "partition_date", days)
-        counted = {"rows_read": count_by_day(bronze), "parse_errors": count_by_day(staged.parse_errors),
+        read = bronze_counts_by_day(bronze)
+        if outcome.counts_by_day is None:
+            valid, failed = count_by_day(outcome.valid), count_by_day(outcome.failed)
+        else:
+            valid = {day: n for day, (n, _) in outcome.counts_by_day.items()}
+            failed = {day: n for day, (_, n) in outcome.counts_by_day.items()}
+        counted = {"rows_read": read["rows_read"], "parse_errors": read["parse_errors"],
                    "duplicates_skipped": staged.skipped_by_day.get("duplicate", {}),
                    "superseded": staged.skipped_by_day.get("superseded", {}),
-                   "rule_failures": count_by_day(outcome.failed), "valid_rows": count_by_day(outcome.valid)}
+                   "rule_failures": failed, "valid_rows": valid}
         by_day = {day: DayCounts(**{name: counted[name].get(day, 0) for name in COUNTS}) for day in days}
         held = [day for day in days if not by_day[day].reconciles
                 or (threshold is not None and by_day[day].quarantine_share > threshold)]

@@ -142,6 +142,32 @@ def test_gx_suite_counts_match_row_level_quarantine_and_docs_are_written(spark, 
     assert result.report_path and (settings.gx_dir / "gx/uncommitted/data_docs/local_site/index.html").exists()
 
 
+def test_gx_project_is_reused_within_a_process_and_made_again_when_its_folder_is_gone(spark, settings):
+    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2", hs6_code="1234")])
+    validator = GxValidator(settings.gx_dir)
+    first = ingest(spark, settings, validator=validator)
+    again = refine_silver(spark, DECLARATIONS, settings, DAY, GxValidator(settings.gx_dir), max_quarantine_share=None)
+    assert again.failures_by_rule == first.failures_by_rule and first.failures_by_rule["hs6_code_six_digits"] == 1
+    shutil.rmtree(settings.gx_dir)  # e.g. an operator cleared the Data Docs
+    third = refine_silver(spark, DECLARATIONS, settings, DAY, validator, max_quarantine_share=None)
+    assert validator.last_gx_counts == first.failures_by_rule and not third.validation_success
+    assert third.report_path and (settings.gx_dir / "gx/great_expectations.yml").exists()
+    assert list((settings.gx_dir / "gx/uncommitted/data_docs/local_site/validations/declarations").rglob("*.html"))
+
+
+def test_failures_are_counted_per_rule_and_per_day_in_one_pass(spark):
+    from expectations.rules import Rule
+    from expectations.runner import count_failures_by_day
+    day1, day2 = DAY, DAY + dt.timedelta(days=1)
+    flagged = spark.createDataFrame(
+        [(day1, []), (day1, ["a"]), (day1, ["a", "b"]), (day2, []), (day2, [])],
+        "_partition_date date, _failed_rules array<string>")
+    rules = [Rule(name=n, kind="not_null", columns=("x",), description=n) for n in ("a", "b", "c")]
+    by_rule, by_day = count_failures_by_day(flagged, rules)
+    assert by_rule == {"a": 2, "b": 1, "c": 0}
+    assert by_day == {day1: (1, 2), day2: (2, 0)}
+
+
 def test_data_docs_keep_one_result_per_run_and_at_most_keep_results(spark, settings):
     days = [DAY + dt.timedelta(days=i) for i in range(4)]
     for i, day in enumerate(days):  # day 1 carries a row its rules reject
