@@ -94,6 +94,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--driver-memory", default=None,
                         help="Spark driver heap for this run (e.g. 1500m; default: the project's, 4g)")
+    parser.add_argument("--driver-java-options", default=None,
+                        help="the driver JVM's options instead of the project's (-XX:+UseParallelGC), e.g. "
+                             "--driver-java-options=-XX:+UseG1GC to compare collectors")
     parser.add_argument("--no-worker-reuse", action="store_true",
                         help="a fresh Python worker for each Spark task (spark.python.worker.reuse=false): an idle "
                              "worker otherwise keeps ~0.5 GB while the JVM validates and merges the day")
@@ -107,6 +110,8 @@ def main() -> None:
     conf = parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", ""))
     if args.driver_memory:
         conf["spark.driver.memory"] = args.driver_memory
+    if args.driver_java_options:
+        conf["spark.driver.extraJavaOptions"] = args.driver_java_options
     if args.no_worker_reuse:
         conf["spark.python.worker.reuse"] = "false"
     os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(conf)
@@ -157,6 +162,8 @@ def main() -> None:
         "spark_master": os.environ.get("CUSTOMS_SPARK_MASTER", "local[2]"),
         "spark_driver_memory": spark.conf.get("spark.driver.memory"),
         "spark_driver_java_options": spark.conf.get("spark.driver.extraJavaOptions", ""),
+        "driver_gc": sorted(b.getName() for b in
+                            spark.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()),
         "python_worker_reuse": spark.conf.get("spark.python.worker.reuse", "true"),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

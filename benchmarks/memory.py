@@ -48,8 +48,9 @@ def resident_and_proportional(proc: psutil.Process) -> tuple[int, int]:
 
 class PeakMemory:
     """Samples the memory of this process and all its children (the driver JVM, Python workers):
-    the peak of the RSS sum and of the PSS sum, each kind's own peaks, and the most Python worker
-    processes alive at once."""
+    the peak of the RSS sum and of the PSS sum, each kind's own peaks (reached at different
+    moments), each kind's RSS at the moment of the sum's peak and when it came, and the most Python
+    worker processes alive at once."""
 
     def __init__(self, every: float = 0.2) -> None:
         self.every, self.peak, self.peak_pss = every, 0, 0

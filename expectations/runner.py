@@ -9,7 +9,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -128,12 +127,6 @@ def results_to_drop(keys: list, keep_results: int) -> list:
     return [k for k in keys if id(k) not in kept]
 
 
-# GX project objects built once per process: a context per project folder (None: in memory), a
-# checkpoint per project, source and rule set.
-_CONTEXTS: dict[str | None, object] = {}
-_CHECKPOINTS: dict[tuple, object] = {}
-
-
 class GxValidator:
     """Validator for `jobs.ingest.refine_silver`: GX 1.x suite built from the source's rules, run on
     the Spark DataFrame, results kept in a file-backed GX project with Data Docs (when `gx_dir`
@@ -156,30 +149,15 @@ class GxValidator:
         self.last_gx_counts: dict[str, int] = {}
 
     def _context(self):
-        key = str(self.gx_dir) if self.gx_dir else None
-        if key in _CONTEXTS and (self.gx_dir is None or (self.gx_dir / "gx" / "great_expectations.yml").exists()):
-            return _CONTEXTS[key]
         if self.gx_dir is None:
             context = gx.get_context(mode="ephemeral")
         else:
             self.gx_dir.mkdir(parents=True, exist_ok=True)
             context = gx.get_context(mode="file", project_root_dir=str(self.gx_dir))
         context.variables.progress_bars = {"globally": False}
-        _CONTEXTS[key] = context
-        for stale in [k for k in _CHECKPOINTS if k[0] == key]:  # they belong to the context replaced
-            del _CHECKPOINTS[stale]
         return context
 
     def _checkpoint(self, context, spec: SourceSpec, rules: list[Rule]):
-        """The source's checkpoint, saved in the GX project the first time this process runs these
-        rules (saving a suite, its validation definition and checkpoint costs ~0.5 s a run)."""
-        key = (str(self.gx_dir) if self.gx_dir else None, spec.name, self.result_format,
-               tuple(repr(replace(r, expression=None)) for r in rules))  # what the expectations are made of
-        if key not in _CHECKPOINTS:
-            _CHECKPOINTS[key] = self._save_checkpoint(context, spec, rules)
-        return _CHECKPOINTS[key]
-
-    def _save_checkpoint(self, context, spec: SourceSpec, rules: list[Rule]):
         suite = context.suites.add_or_update(
             gx.ExpectationSuite(name=spec.name, expectations=[r.expectation() for r in rules]))
         try:

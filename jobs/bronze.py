@@ -101,22 +101,29 @@ def release_freed_memory() -> None:
 def parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
                 manifest: dict[str, tuple[dt.date, int]]) -> Iterator[pa.RecordBatch]:
     """On an executor: each row is one landing file, parsed into bronze records: its `content`
-    when Spark read the bytes (object storage), else the local file at `path`, read here."""
-    schema = _arrow_schema(spec)
+    when Spark read the bytes (object storage), else the local file at `path`, read here. When
+    the task ends (or fails) its freed memory goes back to the operating system."""
     try:
-        for batch in batches:
-            paths = batch.column("path")
-            contents = batch.column("content") if "content" in batch.schema.names else None
-            for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
-                day, order = manifest[uri]
-                # A local file is read a chunk at a time; Spark's bytes are passed on with no name here
-                # keeping them, so the parser drops them once a CP949 file is transcoded.
-                blocks = (parse_landing_blocks(contents[i].as_py(), spec, display(uri)) if contents is not None
-                          else parse_local_landing_blocks(local_path(uri), spec, display(uri)))
-                for block in blocks:
-                    yield from bronze_batches(block, day, order, schema)
+        # The parsing frame is finished (its last block and input batch dropped) before the release.
+        yield from _parse_files(batches, spec, manifest)
     finally:
         release_freed_memory()
+
+
+def _parse_files(batches: Iterator[pa.RecordBatch], spec: SourceSpec,
+                 manifest: dict[str, tuple[dt.date, int]]) -> Iterator[pa.RecordBatch]:
+    schema = _arrow_schema(spec)
+    for batch in batches:
+        paths = batch.column("path")
+        contents = batch.column("content") if "content" in batch.schema.names else None
+        for i, uri in enumerate(paths.to_pylist()):  # one file's bytes as a Python object at a time
+            day, order = manifest[uri]
+            # A local file is read a chunk at a time; Spark's bytes are passed on with no name here
+            # keeping them, so the parser drops them once a CP949 file is transcoded.
+            blocks = (parse_landing_blocks(contents[i].as_py(), spec, display(uri)) if contents is not None
+                      else parse_local_landing_blocks(local_path(uri), spec, display(uri)))
+            for block in blocks:
+                yield from bronze_batches(block, day, order, schema)
 
 
 def read_bronze_batch(spark: SparkSession, spec: SourceSpec, landing_dir: Location, days: list[dt.date],

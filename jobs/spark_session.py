@@ -30,11 +30,12 @@ LOCAL_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.driver.memory": "4g",
-    # The throughput collector: batch work on two cores has no use for G1's short pauses, and its
-    # concurrent cycles cost time in a tight heap (benchmarks/ingest_day.py, paired runs on
-    # 2026-11-27: a 1M express day 68.9 -> 63.0 s with a 4 GB heap, 89.2 -> 68.0 s with 1.5 GB).
-    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
 }
+
+# Where Spark runs inside this process's JVM, that JVM uses the throughput collector: batch work on
+# a few cores has no use for G1's short pauses, and G1's concurrent cycles cost time in a tight heap
+# (benchmarks/ingest_day.py, see the README). A cluster's drivers keep their own JVM options.
+LOCAL_JVM_DEFAULTS = {"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}
 
 
 # On a cluster the executors are other JVMs (other machines): modest per-executor memory, shuffle
@@ -80,8 +81,7 @@ def build_spark_session(settings: Settings, app_name: str = "customs-risk") -> S
         builder = builder.remote(settings.spark_remote)
     else:
         builder = builder.master(settings.spark_master)
-        if not is_local_master(settings.spark_master):
-            conf.update(CLUSTER_DEFAULTS)
+        conf.update(LOCAL_JVM_DEFAULTS if is_local_master(settings.spark_master) else CLUSTER_DEFAULTS)
         conf["spark.jars"] = ",".join(delta_jar_paths(settings) + object_store_jar_paths(settings))
         # Python workers (scoring in Arrow batches) run the project's interpreter, not the system's.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -142,19 +142,6 @@ def test_gx_suite_counts_match_row_level_quarantine_and_docs_are_written(spark, 
     assert result.report_path and (settings.gx_dir / "gx/uncommitted/data_docs/local_site/index.html").exists()
 
 
-def test_gx_project_is_reused_within_a_process_and_made_again_when_its_folder_is_gone(spark, settings):
-    write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2", hs6_code="1234")])
-    validator = GxValidator(settings.gx_dir)
-    first = ingest(spark, settings, validator=validator)
-    again = refine_silver(spark, DECLARATIONS, settings, DAY, GxValidator(settings.gx_dir), max_quarantine_share=None)
-    assert again.failures_by_rule == first.failures_by_rule and first.failures_by_rule["hs6_code_six_digits"] == 1
-    shutil.rmtree(settings.gx_dir)  # e.g. an operator cleared the Data Docs
-    third = refine_silver(spark, DECLARATIONS, settings, DAY, validator, max_quarantine_share=None)
-    assert validator.last_gx_counts == first.failures_by_rule and not third.validation_success
-    assert third.report_path and (settings.gx_dir / "gx/great_expectations.yml").exists()
-    assert list((settings.gx_dir / "gx/uncommitted/data_docs/local_site/validations/declarations").rglob("*.html"))
-
-
 def test_failures_are_counted_per_rule_and_per_day_in_one_pass(spark):
     from expectations.rules import Rule
     from expectations.runner import count_failures_by_day
@@ -166,6 +153,31 @@ def test_failures_are_counted_per_rule_and_per_day_in_one_pass(spark):
     by_rule, by_day = count_failures_by_day(flagged, rules)
     assert by_rule == {"a": 2, "b": 1, "c": 0}
     assert by_day == {day1: (1, 2), day2: (2, 0)}
+    assert count_failures_by_day(flagged.limit(0), rules) == ({"a": 0, "b": 0, "c": 0}, {})
+
+
+def test_a_validator_without_day_counts_gives_the_same_reconciliation(spark, settings):
+    """The validator's own per-day counts and counting its frames agree, on a range with a clean
+    day, an all-failing day and a day of unparseable lines only."""
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    clean = [declaration_line("a", day=days[0]), declaration_line("b", day=days[0])]
+    write_landing(settings.landing_dir, "0.csv", clean, day=days[0])
+    write_landing(settings.landing_dir, "1.csv", [declaration_line("c", day=days[1], hs6_code="12"),
+                                                  declaration_line("d", day=days[1], net_mass="-1")], day=days[1])
+    write_landing(settings.landing_dir, "2.csv", ["not,a,declaration"], day=days[2])
+    land_bronze(spark, DECLARATIONS, settings, days)
+
+    def uncounted(frame, spec, batch_days):
+        outcome = GxValidator()(frame, spec, batch_days)
+        assert outcome.counts_by_day is not None
+        outcome.counts_by_day = None
+        return outcome
+
+    counted = refine_silver(spark, DECLARATIONS, settings, days, GxValidator(), max_quarantine_share=None)
+    recounted = refine_silver(spark, DECLARATIONS, settings, days, uncounted, max_quarantine_share=None)
+    assert counted.by_day == recounted.by_day and all(c.reconciles for c in counted.by_day.values())
+    assert [(c.valid_rows, c.rule_failures, c.parse_errors) for c in counted.by_day.values()] == [
+        (2, 0, 0), (0, 2, 0), (0, 0, 1)]
 
 
 def test_data_docs_keep_one_result_per_run_and_at_most_keep_results(spark, settings):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.spark_session import LOCAL_DEFAULTS
 
-
-def test_the_driver_jvm_runs_the_throughput_collector(spark):
+def test_the_local_driver_jvm_runs_the_throughput_collector(spark):
     beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
     collectors = {bean.getName() for bean in beans}
-    assert "-XX:+UseParallelGC" in LOCAL_DEFAULTS["spark.driver.extraJavaOptions"]
     assert collectors == {"PS Scavenge", "PS MarkSweep"}, collectors

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from expectations.runner import GxValidator
 from jobs.bronze import parse_files
@@ -61,3 +62,37 @@ def test_a_local_file_is_read_by_its_task_as_spark_would_hand_its_bytes(settings
     handed = pa.Table.from_batches(list(parse_files(iter([with_bytes]), spec, manifest)))
     assert read_here.equals(handed) and read_here.num_rows == 3
     assert read_here.column("_source_file").to_pylist() == [str(path)] * 3
+
+
+def test_a_parsing_task_hands_back_its_memory_once_its_blocks_are_gone(settings, monkeypatch):
+    """An idle Python worker would otherwise hold a parsed file's memory while the JVM validates:
+    the release runs once when the task ends or fails, after its last block is unreachable."""
+    import gc
+    import weakref
+
+    import jobs.bronze as bronze
+
+    path = write_landing(settings.landing_dir, "a.csv", [declaration_line("1"), declaration_line("2")])
+    uri = f"file:{path}"
+    by_path = pa.record_batch([pa.array([uri])], names=["path"])
+    blocks: list[weakref.ref] = []
+    parse = bronze.parse_local_landing_blocks
+
+    def tracked(*args, **kwargs):
+        for block in parse(*args, **kwargs):
+            blocks.append(weakref.ref(block))
+            yield block
+
+    alive_at_release: list[int] = []
+
+    def release() -> None:
+        gc.collect()
+        alive_at_release.append(sum(ref() is not None for ref in blocks))
+
+    monkeypatch.setattr(bronze, "parse_local_landing_blocks", tracked)
+    monkeypatch.setattr(bronze, "release_freed_memory", release)
+    out = list(parse_files(iter([by_path]), SOURCES["declarations"], {uri: (DAY, 0)}))
+    assert sum(b.num_rows for b in out) == 2 and blocks and alive_at_release == [0]
+    with pytest.raises(KeyError):  # a file the manifest does not list
+        list(parse_files(iter([by_path]), SOURCES["declarations"], {}))
+    assert len(alive_at_release) == 2
