@@ -62,10 +62,14 @@ def flag_failures(frame: DataFrame, rules: list[Rule], personal: Mapping[str, st
     )
 
 
+def _failures_per_rule(rules: list[Rule]) -> list[F.Column]:
+    """One aggregate per rule: the rows whose `_failed_rules` name it."""
+    return [F.sum(F.array_contains("_failed_rules", r.name).cast("int")).alias(r.name) for r in rules]
+
+
 def count_failures(flagged: DataFrame, rules: list[Rule]) -> dict[str, int]:
     """Rows failing each rule (a row failing two rules counts for both)."""
-    aggs = [F.sum(F.array_contains("_failed_rules", r.name).cast("int")).alias(r.name) for r in rules]
-    row = flagged.agg(*aggs).first()
+    row = flagged.agg(*_failures_per_rule(rules)).first()
     return {r.name: int(row[r.name] or 0) for r in rules}
 
 
@@ -74,9 +78,9 @@ def count_failures_by_day(flagged: DataFrame, rules: list[Rule],
     """Rows failing each rule over the batch, and each delivery day's passing and failing rows,
     in one Spark job (a run's fixed cost is mostly such small jobs)."""
     fails = F.size("_failed_rules") > 0
-    aggs = [F.sum(F.array_contains("_failed_rules", r.name).cast("int")).alias(r.name) for r in rules]
     rows = flagged.groupBy(day_column).agg(F.sum((~fails).cast("int")).alias("_valid"),
-                                           F.sum(fails.cast("int")).alias("_failed"), *aggs).collect()
+                                           F.sum(fails.cast("int")).alias("_failed"),
+                                           *_failures_per_rule(rules)).collect()
     by_rule = {r.name: sum(int(row[r.name] or 0) for row in rows) for r in rules}
     return by_rule, {row[day_column]: (int(row["_valid"]), int(row["_failed"])) for row in rows}
 
