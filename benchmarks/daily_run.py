@@ -45,7 +45,7 @@ import dagster as dg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.profiling import PySpy, event_log_conf  # noqa: E402
+from benchmarks.profiling import PySpy, record_event_log  # noqa: E402
 
 START = dt.date(2024, 1, 1)
 TRAIN_DAYS = 30
@@ -204,7 +204,7 @@ def main() -> None:
         prepared = reuse_setup(args, workdir)
     use_workdir(workdir)
     if args.profile:
-        os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(event_log_conf(args.profile))
+        record_event_log(args.profile)
     args.out.mkdir(parents=True, exist_ok=True)
     path = result_path(args)
     result = run(args, workdir, lambda figures: path.write_text(json.dumps(figures, indent=2)), prepared)

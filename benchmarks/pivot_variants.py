@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.kept_lake import add_kept_lake_arguments, use_kept_lake  # noqa: E402
 from benchmarks.profile_report import read_events, spark_activity  # noqa: E402
-from benchmarks.profiling import event_log_conf  # noqa: E402
+from benchmarks.profiling import record_event_log  # noqa: E402
 
 
 def variants() -> dict:
@@ -104,7 +103,7 @@ def main() -> None:
     work = use_kept_lake(args.workdir)
     # Spark's event log, so each run is also measured in task seconds (steadier than wall seconds).
     events = Path(tempfile.mkdtemp(prefix="pivot-variants-"))
-    os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(event_log_conf(events))
+    record_event_log(events)
 
     import pandas as pd
 

@@ -3,6 +3,7 @@ py-spy's samples of the driver and its Python workers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,15 @@ def event_log_conf(folder: Path) -> dict[str, str]:
     (folder / "events").mkdir(parents=True, exist_ok=True)
     return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": (folder / "events").resolve().as_uri(),
             "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"}
+
+
+def record_event_log(folder: Path) -> None:
+    """Make the SparkSession this process starts write its event log into `folder` (see
+    `event_log_conf`), added to whatever `CUSTOMS_SPARK_CONF` already sets."""
+    from jobs.settings import parse_spark_conf
+
+    conf = {**parse_spark_conf(os.environ.get("CUSTOMS_SPARK_CONF", "")), **event_log_conf(folder)}
+    os.environ["CUSTOMS_SPARK_CONF"] = json.dumps(conf)
 
 
 class PySpy:
