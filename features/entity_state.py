@@ -105,6 +105,9 @@ class Sums(Protocol):
     def profiles(self, records: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
                  day_column: str) -> DataFrame: ...
 
+    def with_profiles(self, frame: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
+                      day_column: str) -> DataFrame: ...
+
     def prices(self, records: DataFrame) -> DataFrame: ...
 
 
@@ -120,6 +123,13 @@ class HistorySums:
                  day_column: str) -> DataFrame:
         """Profiles of every record from the labels known before its day."""
         return profile_features(records, self.labelled, entities, record_id, day_column)
+
+    def with_profiles(self, frame: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
+                      day_column: str) -> DataFrame:
+        """`frame` with its records' profiles added (joined back by key: the running sums regroup
+        every record anyway)."""
+        profiles = self.profiles(frame, entities, record_id, day_column).drop(day_column)
+        return frame.join(profiles, record_id, "left")
 
     def prices(self, records: DataFrame) -> DataFrame:
         """Unit-price features of every declaration from the prices declared before its day."""
@@ -138,6 +148,12 @@ class StateSums:
                  day_column: str) -> DataFrame:
         """Profiles of the day's records from the state before the day."""
         return profile_features_from_state(records, self.state, entities, record_id, day_column)
+
+    def with_profiles(self, frame: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
+                      day_column: str) -> DataFrame:
+        """`frame` with its records' profiles added: every column of `frame` is carried through
+        the state's joins, so nothing is joined back by key."""
+        return profile_features_from_state(frame, self.state, entities, record_id, day_column, carry=True)
 
     def prices(self, records: DataFrame) -> DataFrame:
         """Unit-price features of the day's declarations from the state before the day."""

@@ -3,22 +3,29 @@ vs paid, watch-list hits, contents words, parcel attributes and point-in-time ri
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.parcels import (
+    IDENTITY_FLAGS,
+    PAID_COLUMNS,
+    SCORED,
     ParcelReferences,
     content_flags,
-    declared_vs_paid,
-    join_feature_parts,
+    earlier_and_records,
     parcel_labels,
-    pccc_identity,
-    pccc_usage,
-    split_shipment_sums,
-    watch_list_hits,
+    split_shipment_columns,
+    usage_columns,
+    watch_columns,
+    with_declared_vs_paid,
+    with_pccc_identity,
+    with_pccc_usage,
+    with_split_shipment_sums,
     with_values,
+    with_watch_levels,
 )
+from features.profiles import profile_columns
 
 RECORD_ID, DAY = "house_awb", "arrival_date"
 EXPRESS_ENTITIES: dict[str, tuple[str, ...]] = {
@@ -36,25 +43,25 @@ EXPRESS_ENTITIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def express_attributes(records: DataFrame) -> DataFrame:
-    """What the parcel itself says: value against the de minimis, weight, channel of purchase."""
+def express_attributes() -> dict[str, Column]:
+    """What the parcel itself says: value against the de minimis, weight, channel of purchase
+    (name -> column over a row with `with_values`' columns)."""
     ratio = F.col("value_usd") / F.col("de_minimis_usd")
-    return records.select(
-        RECORD_ID,
-        F.log1p("value_usd").alias("log_value_usd"),
-        ratio.alias("value_to_de_minimis"),
-        ratio.between(0.7, 1.0).cast("double").alias("just_under_de_minimis"),
-        F.log1p("gross_weight_kg").alias("log_gross_weight"),
-        (F.log1p("value_usd") - F.log1p("gross_weight_kg")).alias("log_value_per_kg"),
-        F.col("quantity").cast("double").alias("quantity"),
-        F.col("order_id").isNotNull().cast("double").alias("bought_online"),
-        (F.col("purpose") == "commercial").cast("double").alias("commercial"),
-        (F.col("clearance_type") == "full").cast("double").alias("full_clearance"),
-        F.col("hs6_code").isNull().cast("double").alias("hs6_missing"),
-        (F.col("country_of_origin") != F.col("country_of_departure")).cast("double").alias("origin_ne_departure"),
-        (F.col("currency") != "USD").cast("double").alias("currency_not_usd"),
-        F.dayofweek(DAY).cast("double").alias("day_of_week"),
-    )
+    return {
+        "log_value_usd": F.log1p("value_usd"),
+        "value_to_de_minimis": ratio,
+        "just_under_de_minimis": ratio.between(0.7, 1.0).cast("double"),
+        "log_gross_weight": F.log1p("gross_weight_kg"),
+        "log_value_per_kg": F.log1p("value_usd") - F.log1p("gross_weight_kg"),
+        "quantity": F.col("quantity").cast("double"),
+        "bought_online": F.col("order_id").isNotNull().cast("double"),
+        "commercial": (F.col("purpose") == "commercial").cast("double"),
+        "full_clearance": (F.col("clearance_type") == "full").cast("double"),
+        "hs6_missing": F.col("hs6_code").isNull().cast("double"),
+        "origin_ne_departure": (F.col("country_of_origin") != F.col("country_of_departure")).cast("double"),
+        "currency_not_usd": (F.col("currency") != "USD").cast("double"),
+        "day_of_week": F.dayofweek(DAY).cast("double"),
+    }
 
 
 EXPRESS_STATE = EntityStateSpec(EXPRESS_ENTITIES, RECORD_ID, DAY)
@@ -63,26 +70,40 @@ EXPRESS_STATE = EntityStateSpec(EXPRESS_ENTITIES, RECORD_ID, DAY)
 def express_features(records: DataFrame, history: DataFrame, refs: ParcelReferences) -> DataFrame:
     """One row per express parcel of `records` with every feature: labels only from inspections
     of `history` dated before the parcel's day, references as known on that day."""
-    return express_features_from(records, HistorySums(parcel_labels(history)), refs, records)
+    return express_features_from(records, HistorySums(parcel_labels(history)), refs, None)
 
 
-def express_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, window: DataFrame) -> DataFrame:
+# The silver columns the features read (the rest of the row is not carried through the shuffles).
+EXPRESS_INPUTS = (RECORD_ID, DAY, "courier_id", "country_of_departure", "country_of_origin", "seller_id", "platform",
+                  "order_id", "recipient_pccc", "recipient_name", "recipient_phone", "recipient_postcode",
+                  "item_description", "hs6_code", "quantity", "gross_weight_kg", "declared_value", "currency",
+                  "clearance_type", "purpose")
+WATCH_KEYS = {"seller": "seller_id", "hs6": "hs6_code"}
+USAGE_ATTRIBUTES = {"names": "recipient_name", "phones": "recipient_phone", "postcodes": "recipient_postcode"}
+
+
+def express_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences,
+                          earlier: DataFrame | None) -> DataFrame:
     """Every feature of the parcels of `records`: profiles from `sums` (full history or the state
-    before the day), windowed usage and split-shipment sums over the parcels of `window` (the last
-    `WINDOW_DAYS` days up to the records' day, or all of them)."""
-    valued = with_values(records)
-    valued_window = with_values(window)
-    parts = [
-        express_attributes(valued),
-        pccc_identity(records, refs.registry, RECORD_ID, DAY),
-        pccc_usage(window, RECORD_ID, DAY, {"names": "recipient_name", "phones": "recipient_phone",
-                                            "postcodes": "recipient_postcode"}),
-        split_shipment_sums(valued_window, RECORD_ID, DAY),
-        watch_list_hits(records, refs.watch_lists, RECORD_ID, DAY, {"seller": "seller_id", "hs6": "hs6_code"},
-                        "item_description"),
-        content_flags(records, RECORD_ID, "item_description"),
-        sums.profiles(records, EXPRESS_ENTITIES, RECORD_ID, DAY),
-    ]
+    before the day), windowed usage and split-shipment sums over the parcels of `records` and
+    `earlier` (the parcels of the `WINDOW_DAYS` days before the records' day, or None when
+    `records` are the whole history).
+
+    Every part is added as columns of one frame: the windows are computed on the records and the
+    earlier rows together and the records' rows kept, references travel to the rows by their own
+    key, so no part is joined back on the parcel key."""
+    rows = earlier_and_records(records.select(*EXPRESS_INPUTS), earlier)
+    rows = with_split_shipment_sums(with_pccc_usage(with_values(rows), RECORD_ID, DAY, USAGE_ATTRIBUTES),
+                                    RECORD_ID, DAY)
+    frame = rows.where(F.col(SCORED))
+    paid: tuple[str, ...] = ()
     if refs.platform_orders is not None:
-        parts.append(declared_vs_paid(valued, refs.platform_orders, RECORD_ID, DAY))
-    return join_feature_parts(records, parts, RECORD_ID, DAY)
+        frame, paid = with_declared_vs_paid(frame, refs.platform_orders, DAY), PAID_COLUMNS
+    frame = with_pccc_identity(frame, refs.registry, DAY)
+    frame = with_watch_levels(frame, refs.watch_lists, DAY, WATCH_KEYS, "item_description")
+    attributes, contents = express_attributes(), content_flags("item_description")
+    frame = frame.withColumns({**attributes, **contents})  # replaces an input of the same name (quantity)
+    frame = sums.with_profiles(frame, EXPRESS_ENTITIES, RECORD_ID, DAY)
+    return frame.select(RECORD_ID, *attributes, *IDENTITY_FLAGS, *usage_columns(USAGE_ATTRIBUTES),
+                        *split_shipment_columns(), *watch_columns(WATCH_KEYS, "item_description"), *contents,
+                        *profile_columns(EXPRESS_ENTITIES), *paid, DAY)

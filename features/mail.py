@@ -4,21 +4,26 @@ point-in-time risk profiles."""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.parcels import (
+    IDENTITY_FLAGS,
+    SCORED,
     ParcelReferences,
     content_flags,
-    join_feature_parts,
+    earlier_and_records,
     parcel_labels,
     pccc_given,
-    pccc_identity,
-    pccc_usage,
-    watch_list_hits,
+    usage_columns,
+    watch_columns,
+    with_pccc_identity,
+    with_pccc_usage,
     with_values,
+    with_watch_levels,
 )
+from features.profiles import profile_columns
 
 RECORD_ID, DAY = "mail_id", "arrival_date"
 MAIL_ENTITIES: dict[str, tuple[str, ...]] = {
@@ -33,50 +38,52 @@ MAIL_ENTITIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def mail_attributes(records: DataFrame) -> DataFrame:
-    """What the item itself says: category, class, value, weight."""
-    gift = F.col("contents_category") == "gift"
-    return records.select(
-        RECORD_ID,
-        gift.cast("double").alias("declared_gift"),
-        (F.col("contents_category") == "documents").cast("double").alias("declared_documents"),
-        (F.col("contents_category") == "merchandise").cast("double").alias("declared_merchandise"),
-        (F.col("mail_class") == "EMS").cast("double").alias("ems"),
-        (F.col("mail_class") == "small_packet").cast("double").alias("small_packet"),
-        F.log1p("value_usd").alias("log_value_usd"),
-        (F.col("value_usd") / F.col("de_minimis_usd")).alias("value_to_de_minimis"),
-        F.log1p("weight_kg").alias("log_weight"),
-        (F.log1p("value_usd") - F.log1p("weight_kg")).alias("log_value_per_kg"),
-        pccc_given().cast("double").alias("pccc_given"),
-        F.dayofweek(DAY).cast("double").alias("day_of_week"),
-    )
+def mail_attributes() -> dict[str, Column]:
+    """What the item itself says: category, class, value, weight (name -> column over a row with
+    `with_values`' columns)."""
+    return {
+        "declared_gift": (F.col("contents_category") == "gift").cast("double"),
+        "declared_documents": (F.col("contents_category") == "documents").cast("double"),
+        "declared_merchandise": (F.col("contents_category") == "merchandise").cast("double"),
+        "ems": (F.col("mail_class") == "EMS").cast("double"),
+        "small_packet": (F.col("mail_class") == "small_packet").cast("double"),
+        "log_value_usd": F.log1p("value_usd"),
+        "value_to_de_minimis": F.col("value_usd") / F.col("de_minimis_usd"),
+        "log_weight": F.log1p("weight_kg"),
+        "log_value_per_kg": F.log1p("value_usd") - F.log1p("weight_kg"),
+        "pccc_given": pccc_given().cast("double"),
+        "day_of_week": F.dayofweek(DAY).cast("double"),
+    }
 
 
 MAIL_STATE = EntityStateSpec(MAIL_ENTITIES, RECORD_ID, DAY)
 
 
 def mail_features(records: DataFrame, history: DataFrame, refs: ParcelReferences) -> DataFrame:
-    """One row per postal item of `records` with every feature: labels only from inspections of
+    """One row per mail item of `records` with every feature: labels only from inspections of
     `history` dated before the item's day, references as known on that day."""
-    return mail_features_from(records, HistorySums(parcel_labels(history)), refs, records)
+    return mail_features_from(records, HistorySums(parcel_labels(history)), refs, None)
 
 
-def mail_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, window: DataFrame) -> DataFrame:
+USAGE_ATTRIBUTES = {"names": "recipient_name"}
+
+
+def mail_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, earlier: DataFrame | None) -> DataFrame:
     """Every feature of the items of `records`: profiles from `sums` (full history or the state
-    before the day), PCCC usage over the items of `window` (the last `WINDOW_DAYS` days up to the
-    records' day, or all of them)."""
-    valued = with_values(records, departure_column="posting_country")
-    contents = content_flags(records, RECORD_ID, "contents_description")
-    gift = records.select(RECORD_ID, (F.col("contents_category") == "gift").alias("_gift"))
-    contents = contents.join(gift, RECORD_ID).select(
-        "*", (F.col("_gift") & (F.greatest("contents_supplement_word", "contents_medicine_word") > 0))
-        .cast("double").alias("gift_with_regulated_words")).drop("_gift")
-    parts = [
-        mail_attributes(valued),
-        contents,
-        pccc_identity(records, refs.registry, RECORD_ID, DAY, phone_column=None),
-        pccc_usage(window, RECORD_ID, DAY, {"names": "recipient_name"}),
-        watch_list_hits(records, refs.watch_lists, RECORD_ID, DAY, {}, "contents_description"),
-        sums.profiles(records, MAIL_ENTITIES, RECORD_ID, DAY),
-    ]
-    return join_feature_parts(records, parts, RECORD_ID, DAY)
+    before the day), PCCC usage over the items of `records` and `earlier` (the items of the
+    `WINDOW_DAYS` days before the records' day, or None when `records` are the whole history),
+    each part added as columns of one frame (see `features.express.express_features_from`)."""
+    rows = earlier_and_records(records, earlier)
+    frame = with_pccc_usage(with_values(rows, departure_column="posting_country"), RECORD_ID, DAY,
+                            USAGE_ATTRIBUTES).where(F.col(SCORED))
+    attributes, contents = mail_attributes(), content_flags("contents_description")
+    frame = frame.withColumns({**attributes, **contents})  # replaces an input of the same name (quantity)
+    regulated = F.greatest("contents_supplement_word", "contents_medicine_word") > 0
+    frame = frame.withColumn("gift_with_regulated_words",
+                             ((F.col("contents_category") == "gift") & regulated).cast("double"))
+    frame = with_pccc_identity(frame, refs.registry, DAY, phone_column=None)
+    frame = with_watch_levels(frame, refs.watch_lists, DAY, {}, "contents_description")
+    frame = sums.with_profiles(frame, MAIL_ENTITIES, RECORD_ID, DAY)
+    return frame.select(RECORD_ID, *attributes, *contents, "gift_with_regulated_words", *IDENTITY_FLAGS,
+                        *usage_columns(USAGE_ATTRIBUTES), *watch_columns({}, "contents_description"),
+                        *profile_columns(MAIL_ENTITIES), DAY)

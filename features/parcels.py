@@ -57,14 +57,6 @@ def pccc_given() -> Column:
     return F.col("recipient_pccc").isNotNull() & (F.col("recipient_pccc") != "")
 
 
-def join_feature_parts(records: DataFrame, parts: list[DataFrame], record_id: str, day_column: str) -> DataFrame:
-    """One row per record: every part's columns joined on the key, then the record's day."""
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.join(part.drop(day_column), record_id, "left")
-    return out.join(records.select(record_id, day_column), record_id)
-
-
 def _day_number(day_column: str) -> Column:
     return F.datediff(F.col(day_column), F.lit("1970-01-01"))
 
@@ -86,33 +78,57 @@ def with_values(records: DataFrame, value_column: str = "declared_value", curren
             .withColumn("de_minimis_usd", limit))
 
 
-def valid_on_record_day(history: DataFrame, day: Column) -> Column:
-    """Condition: a reference-history row (`_valid_from`/`_valid_to`) was current on `day`."""
-    return (history["_valid_from"] <= day) & (history["_valid_to"].isNull() | (history["_valid_to"] > day))
+IDENTITY_FLAGS = ("pccc_missing", "pccc_unregistered", "pccc_suspended", "pccc_name_mismatch",
+                  "pccc_phone_mismatch", "pccc_identity_fail")
+PAID_COLUMNS = ("paid_known", "declared_to_paid", "buyer_pccc_differs")
+SCORED = "_scored"  # marks the rows of `earlier_and_records` that are the records themselves
+PCCC_GROUP = "_pccc_group"
 
 
-def pccc_identity(records: DataFrame, registry: DataFrame, record_id: str, day_column: str,
-                  name_column: str = "recipient_name", phone_column: str | None = "recipient_phone") -> DataFrame:
+def earlier_and_records(records: DataFrame, earlier: DataFrame | None) -> DataFrame:
+    """The records and the `earlier` rows their windows look back into, as one frame with the
+    boolean `SCORED` (the record rows): every windowed feature is computed on this one frame and
+    its record rows kept, instead of computed apart and joined back by key."""
+    rows = records.withColumn(SCORED, F.lit(True))
+    if earlier is None:
+        return rows
+    return rows.unionByName(earlier.select(*records.columns).withColumn(SCORED, F.lit(False)))
+
+
+def with_pccc_group(rows: DataFrame, record_id: str) -> DataFrame:
+    """Add `PCCC_GROUP`, what the PCCC windows are partitioned by: the PCCC where one is given,
+    else the record's own key (a record without a PCCC is a window of its own, and its windowed
+    features are null), so that records without a PCCC do not make one huge window."""
+    if PCCC_GROUP in rows.columns:
+        return rows
+    return rows.withColumn(PCCC_GROUP, F.when(pccc_given(), F.concat(F.lit("p"), F.col("recipient_pccc")))
+                           .otherwise(F.concat(F.lit("r"), F.col(record_id).cast("string"))))
+
+
+def with_pccc_identity(frame: DataFrame, registry: DataFrame, day_column: str, name_column: str = "recipient_name",
+                       phone_column: str | None = "recipient_phone") -> DataFrame:
     """The plan's identity rule: the PCCC must be registered and active, and the name (and phone,
     where the channel carries one) must match the holder registered on the record's day.
-    Per record: `pccc_missing`, `pccc_unregistered`, `pccc_suspended`, `pccc_name_mismatch`,
-    `pccc_phone_mismatch`, `pccc_identity_fail` (any of the last four)."""
-    reg = registry.select(F.col("pccc").alias("_pccc"), F.col("holder_name").alias("_holder"),
-                          F.col("phone").alias("_phone"), "status", "_valid_from", "_valid_to")
-    rec = records.select(record_id, F.col(day_column).alias("_rday"), F.col("recipient_pccc").alias("_rpccc"),
-                         F.col(name_column).alias("_rname"),
-                         (F.col(phone_column) if phone_column else F.lit(None).cast("string")).alias("_rphone"))
-    joined = rec.join(reg, (rec["_rpccc"] == reg["_pccc"]) & valid_on_record_day(reg, rec["_rday"]), "left")
-    missing = F.col("_rpccc").isNull() | (F.trim(F.col("_rpccc")) == "")
-    unregistered = ~missing & F.col("_pccc").isNull()
+    Adds `pccc_missing`, `pccc_unregistered`, `pccc_suspended`, `pccc_name_mismatch`,
+    `pccc_phone_mismatch`, `pccc_identity_fail` (any of the last four). The registry's history
+    rows of one PCCC do not overlap, so each record meets at most one."""
+    reg = registry.select(F.col("pccc").alias("_reg_pccc"), F.col("holder_name").alias("_reg_holder"),
+                          F.col("phone").alias("_reg_phone"), F.col("status").alias("_reg_status"),
+                          F.col("_valid_from").alias("_reg_from"), F.col("_valid_to").alias("_reg_to"))
+    day = F.col(day_column)
+    in_force = (F.col("_reg_from") <= day) & (F.col("_reg_to").isNull() | (F.col("_reg_to") > day))
+    joined = frame.join(reg, (F.col("recipient_pccc") == F.col("_reg_pccc")) & in_force, "left")
+    given = F.col("recipient_pccc")
+    phone = F.col(phone_column) if phone_column else F.lit(None).cast("string")
+    missing = given.isNull() | (F.trim(given) == "")
+    unregistered = ~missing & F.col("_reg_pccc").isNull()
     known = ~missing & ~unregistered
-    name_bad = known & ~F.col("_rname").eqNullSafe(F.col("_holder"))
-    phone_bad = known & F.col("_rphone").isNotNull() & ~F.col("_rphone").eqNullSafe(F.col("_phone"))
-    suspended = known & (F.col("status") != "active")
-    flags = {"pccc_missing": missing, "pccc_unregistered": unregistered, "pccc_suspended": suspended,
-             "pccc_name_mismatch": name_bad, "pccc_phone_mismatch": phone_bad,
-             "pccc_identity_fail": unregistered | suspended | name_bad | phone_bad}
-    return joined.select(record_id, *[flag.cast("double").alias(name) for name, flag in flags.items()])
+    name_bad = known & ~F.col(name_column).eqNullSafe(F.col("_reg_holder"))
+    phone_bad = known & phone.isNotNull() & ~phone.eqNullSafe(F.col("_reg_phone"))
+    suspended = known & (F.col("_reg_status") != "active")
+    flags = [missing, unregistered, suspended, name_bad, phone_bad, unregistered | suspended | name_bad | phone_bad]
+    return joined.select(*frame.columns, *[flag.cast("double").alias(name)
+                                           for name, flag in zip(IDENTITY_FLAGS, flags, strict=True)])
 
 
 def trailing_window(keys: list[str], day_column: str, days: int) -> Window:
@@ -120,56 +136,67 @@ def trailing_window(keys: list[str], day_column: str, days: int) -> Window:
     return Window.partitionBy(*keys).orderBy(_day_number(day_column)).rangeBetween(-(days - 1), 0)
 
 
-def pccc_usage(records: DataFrame, record_id: str, day_column: str, attributes: dict[str, str],
-               days: int = PCCC_USAGE_DAYS) -> DataFrame:
-    """How a PCCC is used: parcels and distinct values of each attribute (`name` -> column) under
-    the same PCCC over the trailing `days` days (one code used by many names or phones is misuse).
-    Records without a PCCC get nulls."""
-    has = records.where(pccc_given())
-    window = trailing_window(["recipient_pccc"], day_column, days)
-    columns = [F.count(F.lit(1)).over(window).cast("double").alias(f"pccc_parcels_{days}d")]
-    columns += [F.size(F.collect_set(column).over(window)).cast("double").alias(f"pccc_distinct_{name}_{days}d")
-                for name, column in attributes.items()]
-    usage = has.select(record_id, *columns)
-    return records.select(record_id).join(usage, record_id, "left")
+def usage_columns(attributes: dict[str, str], days: int = PCCC_USAGE_DAYS) -> list[str]:
+    """The columns `with_pccc_usage` adds."""
+    return [f"pccc_parcels_{days}d", *[f"pccc_distinct_{name}_{days}d" for name in attributes]]
 
 
-def split_shipment_sums(records: DataFrame, record_id: str, day_column: str,
-                        days: int = SPLIT_SHIPMENT_DAYS) -> DataFrame:
-    """Parcels and summed USD value per PCCC, and per PCCC x seller, over the trailing `days`
-    days, against the de minimis: several parcels that are each under it but together over it is
-    the split-shipment pattern. Needs `value_usd` and `de_minimis_usd` (see `with_values`)."""
-    has = records.where(pccc_given())
-    out = []
-    for name, keys in (("pccc", ["recipient_pccc"]), ("pccc_seller", ["recipient_pccc", "seller_id"])):
+def with_pccc_usage(rows: DataFrame, record_id: str, day_column: str, attributes: dict[str, str],
+                    days: int = PCCC_USAGE_DAYS) -> DataFrame:
+    """Add how a PCCC is used: parcels and distinct values of each attribute (`name` -> column)
+    under the same PCCC over the trailing `days` days of `rows` (one code used by many names or
+    phones is misuse). Records without a PCCC get nulls."""
+    rows = with_pccc_group(rows, record_id)
+    window = trailing_window([PCCC_GROUP], day_column, days)
+    values = [F.count(F.lit(1)).over(window), *[F.size(F.collect_set(column).over(window))
+                                                for column in attributes.values()]]
+    return rows.select("*", *[F.when(pccc_given(), value).cast("double").alias(name)
+                              for name, value in zip(usage_columns(attributes, days), values, strict=True)])
+
+
+def split_shipment_columns(days: int = SPLIT_SHIPMENT_DAYS) -> list[str]:
+    """The columns `with_split_shipment_sums` adds."""
+    return [f"{name}_{stat}_{days}d" for name in ("pccc", "pccc_seller")
+            for stat in ("parcels", "value_usd", "value_to_de_minimis")]
+
+
+def with_split_shipment_sums(rows: DataFrame, record_id: str, day_column: str,
+                             days: int = SPLIT_SHIPMENT_DAYS) -> DataFrame:
+    """Add parcels and summed USD value per PCCC, and per PCCC x seller, over the trailing `days`
+    days of `rows`, against the de minimis: several parcels that are each under it but together
+    over it is the split-shipment pattern. Needs `value_usd` and `de_minimis_usd` (see
+    `with_values`). Records without a PCCC get nulls."""
+    rows = with_pccc_group(rows, record_id)
+    columns = {}
+    for name, keys in (("pccc", [PCCC_GROUP]), ("pccc_seller", [PCCC_GROUP, "seller_id"])):
         window = trailing_window(keys, day_column, days)
         total = F.sum("value_usd").over(window)
-        out += [F.count(F.lit(1)).over(window).cast("double").alias(f"{name}_parcels_{days}d"),
-                total.alias(f"{name}_value_usd_{days}d"),
-                (total / F.col("de_minimis_usd")).alias(f"{name}_value_to_de_minimis_{days}d")]
-    sums = has.select(record_id, *out)
-    return records.select(record_id).join(sums, record_id, "left")
+        columns.update({f"{name}_parcels_{days}d": F.count(F.lit(1)).over(window).cast("double"),
+                        f"{name}_value_usd_{days}d": total,
+                        f"{name}_value_to_de_minimis_{days}d": total / F.col("de_minimis_usd")})
+    return rows.select("*", *[F.when(pccc_given(), value).alias(name) for name, value in columns.items()])
 
 
-def declared_vs_paid(records: DataFrame, orders: DataFrame, record_id: str, day_column: str) -> DataFrame:
-    """Declared value against the platform's amount paid for the same order (orders dated on or
-    before the arrival, at most `ORDER_LOOKBACK_DAYS` earlier): `paid_known`, `declared_to_paid`
-    (well below 1 is under-valuation), and whether the order's buyer PCCC differs from the
-    recipient's."""
-    o = orders.select(F.col("platform").alias("_platform"), F.col("order_id").alias("_order"),
-                      F.col("order_date").alias("_odate"), F.col("amount_paid_krw").alias("_paid"),
-                      F.col("buyer_pccc").alias("_buyer"))
-    r = records.select(record_id, "platform", "order_id", "value_krw", "recipient_pccc", F.col(day_column).alias("_d"))
-    joined = r.join(o, (r["platform"] == o["_platform"]) & (r["order_id"] == o["_order"])
-                    & (o["_odate"] <= r["_d"]) & (o["_odate"] >= F.date_sub(r["_d"], ORDER_LOOKBACK_DAYS)),
-                    "left")
-    known = F.col("_paid").isNotNull() & (F.col("_paid") > 0)
-    return joined.groupBy(record_id).agg(
-        F.max(known.cast("double")).alias("paid_known"),
-        F.min(F.when(known, F.col("value_krw") / F.col("_paid"))).alias("declared_to_paid"),
-        F.max(F.when(known, (~F.col("_buyer").eqNullSafe(F.col("recipient_pccc"))).cast("double"))
-              ).alias("buyer_pccc_differs"),
-    )
+def with_declared_vs_paid(frame: DataFrame, orders: DataFrame, day_column: str) -> DataFrame:
+    """Add the declared value against the platform's amount paid for the same order (orders dated
+    on or before the arrival, at most `ORDER_LOOKBACK_DAYS` earlier): `paid_known`,
+    `declared_to_paid` (well below 1 is under-valuation; the lowest over the matching orders), and
+    whether a matching order's buyer PCCC differs from the recipient's. The orders are grouped per
+    (platform, order id) first, so each record meets one row and nothing is regrouped per record."""
+    per_order = orders.groupBy(F.col("platform").alias("_o_platform"), F.col("order_id").alias("_o_order")).agg(
+        F.collect_list(F.struct(F.col("order_date").alias("date"), F.col("amount_paid_krw").alias("paid"),
+                                F.col("buyer_pccc").alias("buyer"))).alias("_orders"))
+    joined = frame.join(per_order, (F.col("platform") == F.col("_o_platform"))
+                        & (F.col("order_id") == F.col("_o_order")), "left")
+    day = F.col(day_column)
+    paid = F.filter("_orders", lambda o: (o["date"] <= day) & (o["date"] >= F.date_sub(day, ORDER_LOOKBACK_DAYS))
+                    & o["paid"].isNotNull() & (o["paid"] > 0))
+    any_paid = F.coalesce(F.size(paid) > 0, F.lit(False))
+    lowest = F.aggregate(paid, F.lit(None).cast("double"),
+                         lambda low, o: F.least(low, F.col("value_krw") / o["paid"]))
+    differs = F.exists(paid, lambda o: ~o["buyer"].eqNullSafe(F.col("recipient_pccc")))
+    values = [any_paid.cast("double"), lowest, F.when(any_paid, differs.cast("double"))]
+    return joined.select(*frame.columns, *[value.alias(name) for name, value in zip(PAID_COLUMNS, values, strict=True)])
 
 
 def _word_hits(text: Column, words: tuple[str, ...]) -> Column:
@@ -177,39 +204,77 @@ def _word_hits(text: Column, words: tuple[str, ...]) -> Column:
     return F.greatest(*[F.instr(lowered, w.lower()) > 0 for w in words]).cast("double")
 
 
-def content_flags(records: DataFrame, record_id: str, text_column: str) -> DataFrame:
-    """Supplement and medicine words in the contents description."""
-    return records.select(record_id,
-                          _word_hits(F.col(text_column), SUPPLEMENT_WORDS).alias("contents_supplement_word"),
-                          _word_hits(F.col(text_column), MEDICINE_WORDS).alias("contents_medicine_word"))
+def content_flags(text_column: str) -> dict[str, Column]:
+    """Supplement and medicine words in the contents description (name -> column)."""
+    return {"contents_supplement_word": _word_hits(F.col(text_column), SUPPLEMENT_WORDS),
+            "contents_medicine_word": _word_hits(F.col(text_column), MEDICINE_WORDS)}
 
 
-def watch_list_hits(records: DataFrame, watch: DataFrame, record_id: str, day_column: str,
-                    keys: dict[str, str], text_column: str | None) -> DataFrame:
-    """Highest risk level of the watch-list entries a record hits on its day: by exact value for
-    each `key_type -> column` in `keys` (seller, hs6 ...) and, with `text_column`, by keyword in
-    the description. One column `watch_<key_type>_level` each (0 when no hit)."""
-    rec = records.select(record_id, F.col(day_column).alias("_rday"), *set(keys.values()),
-                         *([text_column] if text_column else []))
+def watch_columns(keys: dict[str, str], text_column: str | None) -> list[str]:
+    """The columns `with_watch_levels` adds."""
+    return [f"watch_{kind}_level" for kind in (*keys, *(["keyword"] if text_column else []))]
+
+
+def _watch_entry() -> Column:
+    return F.struct(F.col("key_value").alias("value"), F.col("risk_level").cast("double").alias("level"),
+                    F.col("valid_from").alias("listed_from"), F.col("valid_to").alias("listed_to"),
+                    F.col("_valid_from").alias("known_from"), F.col("_valid_to").alias("known_to"))
+
+
+def _in_force(entry: dict | Column, day: Column) -> Column:
+    """Condition: a watch-list entry (a collected row or an array element) is listed and known on `day`."""
+    bounds = [("known_from", lambda v: v <= day), ("known_to", lambda v: v > day),
+              ("listed_from", lambda v: v <= day), ("listed_to", lambda v: v >= day)]
+    if isinstance(entry, Column):
+        conditions = [test(entry[name]) if name == "known_from" else entry[name].isNull() | test(entry[name])
+                      for name, test in bounds]
+    else:  # bounds known on the driver: a missing open bound is no condition
+        conditions = [test(F.lit(entry[name])) for name, test in bounds if entry[name] is not None]
+        if entry["known_from"] is None:
+            conditions.append(F.lit(None).cast("boolean"))  # as the array path: an unknown start never matches
+    return reduce(lambda a, b: a & b, conditions, F.lit(True))
+
+
+# Keyword entries up to this many are matched by one generated expression (compiled, fast); a
+# longer keyword list travels to the records as an array and is matched element by element.
+KEYWORD_EXPRESSION_LIMIT = 200
+
+
+def _keyword_level(frame: DataFrame, entries: DataFrame, column: str, day: Column) -> tuple[DataFrame, Column]:
+    """The highest level among the keyword `entries` in force that the text in `column` contains."""
+    text = F.lower(F.col(column))
+    listed = entries.select(_watch_entry().alias("e")).limit(KEYWORD_EXPRESSION_LIMIT + 1).collect()
+    if len(listed) <= KEYWORD_EXPRESSION_LIMIT:
+        levels = [F.when(_in_force(row["e"].asDict(), day) & (F.instr(text, F.lower(F.lit(row["e"]["value"]))) > 0),
+                         F.lit(row["e"]["level"]).cast("double")) for row in listed]
+        level = (F.lit(None).cast("double") if not levels else levels[0] if len(levels) == 1
+                 else F.greatest(*levels))
+        return frame, level
+    every = entries.agg(F.collect_list(_watch_entry()).alias("_entries"))
+    frame = frame.crossJoin(F.broadcast(every))
+    hits = F.filter("_entries", lambda e: _in_force(e, day) & (F.instr(text, F.lower(e["value"])) > 0))
+    return frame, F.array_max(F.transform(hits, lambda e: e["level"]))
+
+
+def with_watch_levels(frame: DataFrame, watch: DataFrame, day_column: str, keys: dict[str, str],
+                      text_column: str | None) -> DataFrame:
+    """Add the highest risk level of the watch-list entries a record hits on its day: by exact value
+    for each `key_type -> column` in `keys` (seller, hs6 ...) and, with `text_column`, by keyword
+    in the description. One column `watch_<key_type>_level` each (0 when no hit). A watch list is
+    short, so no record is regrouped: the entries of each value travel to the records as an array
+    (a broadcast join), and the keywords become one expression (see `KEYWORD_EXPRESSION_LIMIT`)."""
     kinds = dict(keys, **({"keyword": text_column} if text_column else {}))
-    hits = []
+    day = F.col(day_column)
+    out = frame
     for key_type, column in kinds.items():
-        entries = watch.where(F.col("key_type") == key_type).select(
-            F.col("key_value").alias("_value"), F.col("risk_level").cast("double").alias("_level"),
-            F.col("valid_from").alias("_listed_from"), F.col("valid_to").alias("_listed_to"),
-            "_valid_from", "_valid_to")
-        day = F.col("_rday")
-        in_force = (valid_on_record_day(entries, day)
-                    & (F.col("_listed_from").isNull() | (F.col("_listed_from") <= day))
-                    & (F.col("_listed_to").isNull() | (F.col("_listed_to") >= day)))
-        match = (F.instr(F.lower(F.col(column)), F.lower(F.col("_value"))) > 0 if key_type == "keyword"
-                 else F.col(column) == F.col("_value"))
-        hits.append(rec.join(F.broadcast(entries), match & in_force).select(
-            record_id, F.lit(key_type).alias("_kind"), "_level"))
-    names = [f"watch_{k}_level" for k in kinds]
-    if not hits:
-        return records.select(record_id)
-    # Every kind's hits (few rows) in one table, joined to the records once.
-    levels = reduce(DataFrame.unionByName, hits).groupBy(record_id).agg(
-        *[F.max(F.when(F.col("_kind") == kind, F.col("_level"))).alias(f"watch_{kind}_level") for kind in kinds])
-    return records.select(record_id).join(levels, record_id, "left").fillna(0.0, names)
+        entries = watch.where(F.col("key_type") == key_type)
+        if key_type == "keyword":
+            out, level = _keyword_level(out, entries, column, day)
+        else:
+            listed = entries.groupBy(F.col("key_value").alias("_listed_value")).agg(
+                F.collect_list(_watch_entry()).alias("_entries"))
+            out = out.join(F.broadcast(listed), F.col(column) == F.col("_listed_value"), "left")
+            level = F.array_max(F.transform(F.filter("_entries", lambda e: _in_force(e, day)), lambda e: e["level"]))
+        out = out.select(*[c for c in out.columns if c not in ("_entries", "_listed_value")],
+                         F.coalesce(level, F.lit(0.0)).alias(f"watch_{key_type}_level"))
+    return out

@@ -212,12 +212,13 @@ BROADCAST_STATE_ROWS = 200_000
 
 def profile_features_from_state(records: DataFrame, state: DataFrame, entities: dict[str, tuple[str, ...]],
                                 record_id: str, day_column: str, broadcast_rows: int = BROADCAST_STATE_ROWS,
-                                wide_joins: int = WIDE_JOINS) -> DataFrame:
+                                wide_joins: int = WIDE_JOINS, carry: bool = False) -> DataFrame:
     """`profile_features` for the records of one day from the entity state as it stood before that
     day (`features.entity_state`: cumulative counts per entity type and entity): joins on the day's
     entities instead of a running sum over all history. The smallest entity types are joined one
     by one from one broadcast relation (no shuffle); the others in long form, as `profile_features`
-    regroups its grid."""
+    regroups its grid. With `carry`, every column of `records` is kept (else the key and day)."""
+    kept = list(records.columns) if carry else [record_id, day_column]
     records = with_derived_keys(records)
     sizes = {row["etype"]: row for row in state.groupBy("etype").agg(
         F.count(F.lit(1)).alias("entities"), *[F.sum(c).alias(c) for c in "nfc"]).collect()}
@@ -227,8 +228,7 @@ def profile_features_from_state(records: DataFrame, state: DataFrame, entities: 
     count = {name: sizes[name]["entities"] if name in sizes else 0 for name in entities}
     wide = [name for name in sorted(entities, key=count.get)[:wide_joins] if count[name] <= broadcast_rows]
     position = {name: i for i, name in enumerate(entities)}
-    frame = records.select(record_id, day_column, *[entity_key(entities[name]).alias(f"_k{position[name]}")
-                                                     for name in wide])
+    frame = records.select(*kept, *[entity_key(entities[name]).alias(f"_k{position[name]}") for name in wide])
     # One relation for all the wide types, keyed "<type>|<entity>" (the same plan under every join).
     shared = F.broadcast(state.where(F.col("etype").isin(wide)).select(
         F.concat_ws("|", "etype", "entity").alias("_key"), *"nfcr", "last_label_day"))
@@ -242,7 +242,7 @@ def profile_features_from_state(records: DataFrame, state: DataFrame, entities: 
         i = position[name]
         n, f, c, r = [F.coalesce(F.col(f"_{s}{i}"), F.lit(0)) for s in "nfcr"]
         stats[name] = _stat_columns(n, f, c, r, F.col(f"_last{i}"), F.col(day_column), prior_f, prior_c, f"{name}_")
-    frame = frame.select(record_id, day_column, *[column for name in wide for column in stats[name]])
+    frame = frame.select(*kept, *[column for name in wide for column in stats[name]])
     rest = {name: columns for name, columns in entities.items() if name not in wide}
     if rest:
         asked = asked_entities(records, rest, record_id, day_column)
@@ -253,4 +253,9 @@ def profile_features_from_state(records: DataFrame, state: DataFrame, entities: 
         long = long.select(record_id, "_i", *_stat_columns(
             *[F.col(c) for c in ("_n", "_f", "_c", "_r", "_last", "_day")], prior_f, prior_c))
         frame = pivot_profiles(frame, long, rest, record_id)
-    return frame.select(record_id, day_column, *[f"{name}_{stat}" for name in entities for stat in PROFILE_STATS])
+    return frame.select(*kept, *profile_columns(entities))
+
+
+def profile_columns(entities: dict[str, tuple[str, ...]]) -> list[str]:
+    """The `<entity>_<stat>` columns of the profiles of `entities`."""
+    return [f"{name}_{stat}" for name in entities for stat in PROFILE_STATS]

@@ -146,7 +146,7 @@ def _features(spark: SparkSession, world: GeneratedWorld, config: BacktestConfig
                                      f"{selector.record_id} string, fraud int, critical int, label_date date")
     labelled = records.drop("fraud", "critical").join(revealed, selector.record_id)
     price_history = records if selector.state.price_groups else None
-    features = selector.features_from(records, HistorySums(labelled, price_history), world.refs, records)
+    features = selector.features_from(records, HistorySums(labelled, price_history), world.refs, None)
     return features.toPandas().rename(columns={selector.record_id: "record_key", selector.day_column: "day"})
 
 

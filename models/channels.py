@@ -17,11 +17,13 @@ from features.mail import MAIL_STATE, mail_features_from
 from features.parcels import WINDOW_DAYS, ParcelReferences, parcel_labels
 from jobs.publish import mask_name, mask_pccc, mask_phone, scrub_text
 
-# (records, sums known before their day, references, window of earlier records) -> one row per record
-FeatureBuilder = Callable[[DataFrame, Sums, ParcelReferences | None, DataFrame], DataFrame]
+# (records, sums known before their day, references, the earlier records the windowed features look
+# back into, None when the records are the whole history) -> one row per record
+FeatureBuilder = Callable[[DataFrame, Sums, ParcelReferences | None, DataFrame | None], DataFrame]
 
 
-def _declarations(records: DataFrame, sums: Sums, _refs: ParcelReferences | None, _window: DataFrame) -> DataFrame:
+def _declarations(records: DataFrame, sums: Sums, _refs: ParcelReferences | None,
+                  _earlier: DataFrame | None) -> DataFrame:
     return declaration_features_from(records, sums)
 
 
@@ -51,7 +53,7 @@ class ChannelSelector:
     def build_features(self, records: DataFrame, history: DataFrame, refs: ParcelReferences | None) -> DataFrame:
         """Every record's features from the full `history` (the weekly feature table)."""
         price_history = history if self.state.price_groups else None
-        return self.features_from(records, HistorySums(self.labelled(history), price_history), refs, records)
+        return self.features_from(records, HistorySums(self.labelled(history), price_history), refs, None)
 
     def feature_columns(self, columns: list[str]) -> list[str]:
         """Model inputs among a feature table's columns (all but the key and the day)."""

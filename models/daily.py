@@ -109,10 +109,11 @@ def day_features(spark: SparkSession, settings: Settings, selector: ChannelSelec
     sources.update({f"state.{selector.channel}_entities.{k}": v for k, v in provenance.items()})
     day_column = F.col(selector.day_column)
     records = silver.where(day_column == F.lit(day))
-    window = records
+    earlier = None
     if selector.window_days:
-        window = silver.where(day_column.between(F.lit(day - dt.timedelta(days=selector.window_days - 1)), F.lit(day)))
+        earlier = silver.where(day_column.between(F.lit(day - dt.timedelta(days=selector.window_days - 1)),
+                                                  F.lit(day - dt.timedelta(days=1))))
     refs, ref_versions = references(spark, settings, (day - dt.timedelta(days=ORDER_LOOKBACK_DAYS), day))
     sources.update(ref_versions)
-    frame = selector.features_from(records, StateSums(state), refs, window)
+    frame = selector.features_from(records, StateSums(state), refs, earlier)
     return DayFeatures(frame, records, refs, sources)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from features.parcels import ParcelReferences, watch_list_hits
+from features.parcels import ParcelReferences, with_watch_levels
 from jobs.prices import SurgeRule, surge_price_deviation
 
 HIGHEST_WATCH_LEVEL = 3
@@ -60,9 +60,9 @@ def rule_inputs(channel: str, features: DataFrame, records: DataFrame, refs: Par
     declaration is priced far off a surging item's price: `price_surge_deviation`)."""
     if channel != "declarations":
         return features
-    hits = watch_list_hits(records, refs.watch_lists, record_id, day_column,
-                           {"seller": "seller_id", "hs6": "hs6_code"}, None)
-    out = features.join(hits, record_id, "left")
+    hits = with_watch_levels(records.select(record_id, day_column, "seller_id", "hs6_code"), refs.watch_lists,
+                             day_column, {"seller": "seller_id", "hs6": "hs6_code"}, None)
+    out = features.join(hits.drop(day_column, "seller_id", "hs6_code"), record_id, "left")
     if refs.price_surges is None:
         return out.withColumn("price_surge_deviation", F.lit(0.0))
     deviation = surge_price_deviation(records, refs.price_surges, day_column, SurgeRule())

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import types as T
 
+from features import parcels
 from features.express import express_features
 from features.mail import mail_features
 from features.parcels import ParcelReferences
@@ -53,11 +54,21 @@ def refs(spark):
          "valid_from": D - dt.timedelta(days=3), "_valid_from": D - dt.timedelta(days=30)},
         {"agency": "MFDS", "key_type": "keyword", "key_value": "melatonin", "risk_level": 3,
          "valid_from": D - dt.timedelta(days=30), "_valid_from": D - dt.timedelta(days=30)},
+        {"agency": "MFDS", "key_type": "keyword", "key_value": "Melatonin", "risk_level": 1,
+         "valid_from": D - dt.timedelta(days=30), "_valid_from": D - dt.timedelta(days=30)},
+        {"agency": "MFDS", "key_type": "keyword", "key_value": "vitamin", "risk_level": 2,
+         "valid_from": D - dt.timedelta(days=30), "valid_to": D - dt.timedelta(days=1),
+         "_valid_from": D - dt.timedelta(days=30)},
     ], HISTORY)
     orders = _frame(spark, PLATFORM_ORDERS, [
         {"platform": "TEMU", "order_id": "O1", "order_date": D - dt.timedelta(days=4), "buyer_pccc": "P000000000001",
          "amount_paid_krw": 270000.0},
         {"platform": "TEMU", "order_id": "O2", "order_date": D + dt.timedelta(days=1), "amount_paid_krw": 9.0},
+        # one order id twice: an order older than the look-back (not this parcel's) and the parcel's own
+        {"platform": "TEMU", "order_id": "O3", "order_date": D - dt.timedelta(days=70), "buyer_pccc": "P000000000001",
+         "amount_paid_krw": 1_000_000.0},
+        {"platform": "TEMU", "order_id": "O3", "order_date": D - dt.timedelta(days=2), "buyer_pccc": "P000000000003",
+         "amount_paid_krw": 100_000.0},
     ])
     return ParcelReferences(registry, watch, orders)
 
@@ -76,6 +87,9 @@ EXPRESS_ROWS = [
     _parcel("A10", D - dt.timedelta(days=5), seller_id="S9", inspection_date=D - dt.timedelta(days=2),
             inspection_outcome=2),
     _parcel("A11", item_description="Melatonin 10mg"),
+    _parcel("A12", item_description="vitamin C"),  # "vitamin" was listed until the day before
+    _parcel("A13", D - dt.timedelta(days=2), item_description="Vitamin D"),
+    _parcel("A14", platform="TEMU", order_id="O3", declared_value=50.0),
 ]
 
 
@@ -106,6 +120,8 @@ def test_declared_value_against_the_amount_paid(express):
     assert express.loc["A1", "paid_known"] == 1
     assert express.loc["A1", "declared_to_paid"] == pytest.approx(50 * 1350 / 270000)
     assert express.loc["A2", "paid_known"] == 0  # its order is dated after the arrival
+    assert express.loc["A14", "declared_to_paid"] == pytest.approx(50 * 1350 / 100_000)  # not the order of D-70
+    assert express.loc["A14", "buyer_pccc_differs"] == 1 and express.loc["A1", "buyer_pccc_differs"] == 0
 
 
 def test_watch_lists_in_force_on_the_record_day_and_contents_words(express):
@@ -113,6 +129,15 @@ def test_watch_lists_in_force_on_the_record_day_and_contents_words(express):
     assert express.loc["A10", "watch_seller_level"] == 0  # listed three days before D, parcel five
     assert express.loc["A11", "watch_keyword_level"] == 3 and express.loc["A11", "contents_supplement_word"] == 1
     assert express.loc["A1", "watch_keyword_level"] == 0
+    assert express.loc["A12", "watch_keyword_level"] == 0 and express.loc["A13", "watch_keyword_level"] == 2
+
+
+def test_a_long_keyword_list_is_matched_the_same_way(spark, refs, express, monkeypatch):
+    """Keywords beyond `KEYWORD_EXPRESSION_LIMIT` go through the array path: same levels."""
+    monkeypatch.setattr(parcels, "KEYWORD_EXPRESSION_LIMIT", 1)
+    silver = _frame(spark, EXPRESS, EXPRESS_ROWS)
+    again = express_features(silver, silver, refs).toPandas().set_index("house_awb")
+    pd.testing.assert_frame_equal(again.sort_index(), express.sort_index())
 
 
 def test_express_features_of_day_d_ignore_labels_of_day_d_and_later(spark, refs, express):
