@@ -127,8 +127,11 @@ class HistorySums:
     def with_profiles(self, frame: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
                       day_column: str) -> DataFrame:
         """`frame` with its records' profiles added (joined back by key: the running sums regroup
-        every record anyway)."""
-        profiles = self.profiles(frame, entities, record_id, day_column).drop(day_column)
+        every record anyway). The profiles read only the key, the day and the entity columns, so
+        the rest of `frame`'s lineage is not computed twice."""
+        needed = {c for columns in entities.values() for c in columns} | {"hs6_code", "net_mass"}
+        keys = frame.select(record_id, day_column, *[c for c in frame.columns if c in needed])
+        profiles = self.profiles(keys, entities, record_id, day_column).drop(day_column)
         return frame.join(profiles, record_id, "left")
 
     def prices(self, records: DataFrame) -> DataFrame:
@@ -152,7 +155,9 @@ class StateSums:
     def with_profiles(self, frame: DataFrame, entities: dict[str, tuple[str, ...]], record_id: str,
                       day_column: str) -> DataFrame:
         """`frame` with its records' profiles added: every column of `frame` is carried through
-        the state's joins, so nothing is joined back by key."""
+        the state's broadcast joins; only entity types beyond the broadcast limits
+        (`features.profiles.WIDE_JOINS`, `BROADCAST_STATE_ROWS`) are regrouped in long form and
+        joined back on the key."""
         return profile_features_from_state(frame, self.state, entities, record_id, day_column, carry=True)
 
     def prices(self, records: DataFrame) -> DataFrame:

@@ -65,6 +65,9 @@ def mail_features(records: DataFrame, history: DataFrame, refs: ParcelReferences
     return mail_features_from(records, HistorySums(parcel_labels(history)), refs, None)
 
 
+# The silver columns the features read (the inspection and lineage columns are not carried).
+MAIL_INPUTS = (RECORD_ID, DAY, "posting_country", "mail_class", "sender_name", "recipient_name", "recipient_pccc",
+               "contents_description", "contents_category", "declared_value", "currency", "weight_kg")
 USAGE_ATTRIBUTES = {"names": "recipient_name"}
 
 
@@ -73,11 +76,11 @@ def mail_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, e
     before the day), PCCC usage over the items of `records` and `earlier` (the items of the
     `WINDOW_DAYS` days before the records' day, or None when `records` are the whole history),
     each part added as columns of one frame (see `features.express.express_features_from`)."""
-    rows = earlier_and_records(records, earlier)
+    rows = earlier_and_records(records.select(*MAIL_INPUTS), earlier)
     frame = with_pccc_usage(with_values(rows, departure_column="posting_country"), RECORD_ID, DAY,
                             USAGE_ATTRIBUTES).where(F.col(SCORED))
     attributes, contents = mail_attributes(), content_flags("contents_description")
-    frame = frame.withColumns({**attributes, **contents})  # replaces an input of the same name (quantity)
+    frame = frame.withColumns({**attributes, **contents})
     regulated = F.greatest("contents_supplement_word", "contents_medicine_word") > 0
     frame = frame.withColumn("gift_with_regulated_words",
                              ((F.col("contents_category") == "gift") & regulated).cast("double"))

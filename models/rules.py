@@ -16,6 +16,7 @@ from features.parcels import ParcelReferences, with_watch_levels
 from jobs.prices import SurgeRule, surge_price_deviation
 
 HIGHEST_WATCH_LEVEL = 3
+DECLARATION_WATCH_KEYS = {"seller": "seller_id", "hs6": "hs6_code"}  # watch-list key type -> declaration column
 
 
 def _watch_level_3(*columns: str) -> Column:
@@ -60,9 +61,10 @@ def rule_inputs(channel: str, features: DataFrame, records: DataFrame, refs: Par
     declaration is priced far off a surging item's price: `price_surge_deviation`)."""
     if channel != "declarations":
         return features
-    hits = with_watch_levels(records.select(record_id, day_column, "seller_id", "hs6_code"), refs.watch_lists,
-                             day_column, {"seller": "seller_id", "hs6": "hs6_code"}, None)
-    out = features.join(hits.drop(day_column, "seller_id", "hs6_code"), record_id, "left")
+    keys = list(DECLARATION_WATCH_KEYS.values())
+    hits = with_watch_levels(records.select(record_id, day_column, *keys), refs.watch_lists, day_column,
+                             DECLARATION_WATCH_KEYS, None)
+    out = features.join(hits.drop(day_column, *keys), record_id, "left")
     if refs.price_surges is None:
         return out.withColumn("price_surge_deviation", F.lit(0.0))
     deviation = surge_price_deviation(records, refs.price_surges, day_column, SurgeRule())

@@ -7,12 +7,14 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from features import parcels
-from features.express import express_features
+from features.entity_state import HistorySums
+from features.express import express_features, express_features_from
 from features.mail import mail_features
-from features.parcels import ParcelReferences
+from features.parcels import ParcelReferences, parcel_labels
 from jobs.sources import EXPRESS, MAIL, PCCC_REGISTRY, PLATFORM_ORDERS, WATCH_LISTS
 
 D = dt.date(2024, 3, 10)
@@ -69,6 +71,9 @@ def refs(spark):
          "amount_paid_krw": 1_000_000.0},
         {"platform": "TEMU", "order_id": "O3", "order_date": D - dt.timedelta(days=2), "buyer_pccc": "P000000000003",
          "amount_paid_krw": 100_000.0},
+        # and a second matching one, paid less, by the recipient: the lowest ratio and "any buyer differs" count
+        {"platform": "TEMU", "order_id": "O3", "order_date": D - dt.timedelta(days=3), "buyer_pccc": "P000000000001",
+         "amount_paid_krw": 50_000.0},
     ])
     return ParcelReferences(registry, watch, orders)
 
@@ -90,6 +95,8 @@ EXPRESS_ROWS = [
     _parcel("A12", item_description="vitamin C"),  # "vitamin" was listed until the day before
     _parcel("A13", D - dt.timedelta(days=2), item_description="Vitamin D"),
     _parcel("A14", platform="TEMU", order_id="O3", declared_value=50.0),
+    _parcel("A15", recipient_pccc=None),  # no PCCC: no usage or split-shipment figures, not one big window
+    _parcel("A16", recipient_pccc=""),
 ]
 
 
@@ -114,6 +121,30 @@ def test_pccc_usage_and_split_shipments_look_back_only(express):
     assert express.loc["A8", "pccc_seller_value_usd_7d"] == pytest.approx(300.0)
     assert express.loc["A8", "pccc_seller_value_to_de_minimis_7d"] == pytest.approx(2.0)
     assert express.loc["A8", "just_under_de_minimis"] == 0
+
+
+def test_records_without_a_pccc_have_no_windowed_figures(express):
+    windowed = ["pccc_parcels_30d", "pccc_distinct_names_30d", "pccc_parcels_7d", "pccc_seller_value_usd_7d"]
+    assert express.loc[["A15", "A16"], windowed].isna().all().all()
+    assert express.loc["A15", "pccc_missing"] == 1 and express.loc["A16", "pccc_missing"] == 1
+    assert express.loc["A1", "pccc_parcels_30d"] >= 2  # the PCCC's own window is unaffected
+
+
+def test_windows_read_only_the_earlier_rows_given(spark, refs, express):
+    """The daily path: the records of D with the rows of the 29 days before as `earlier` give the
+    windowed figures the full build gives, and a row 30 days before D is outside the window."""
+    rows = [*EXPRESS_ROWS, _parcel("B1", D - dt.timedelta(days=30)), _parcel("B2", D - dt.timedelta(days=29))]
+    silver = _frame(spark, EXPRESS, rows)
+    day = F.col("arrival_date")
+    earlier = silver.where(day.between(F.lit(D - dt.timedelta(days=29)), F.lit(D - dt.timedelta(days=1))))
+    daily = express_features_from(silver.where(day == F.lit(D)), HistorySums(parcel_labels(silver)), refs,
+                                  earlier).toPandas().set_index("house_awb")
+    full = express_features(silver, silver, refs).toPandas().set_index("house_awb")
+    windowed = [c for c in daily.columns
+                if c.startswith(("pccc_parcels", "pccc_distinct", "pccc_seller", "pccc_value"))]
+    pd.testing.assert_frame_equal(daily[windowed].sort_index(), full.loc[daily.index, windowed].sort_index())
+    # P...01's parcels: A1, A2, A9, A11, A12, A14 of D, A13 (D-2), A10 (D-5) and B2 (D-29); not B1 (D-30)
+    assert daily.loc["A1", "pccc_parcels_30d"] == 9
 
 
 def test_declared_value_against_the_amount_paid(express):

@@ -129,6 +129,11 @@ def profile_features_from_state_for(spark, spec, records, state) -> pd.DataFrame
     shuffled = profile_features_from_state(records, state, spec.entities, spec.record_id, spec.day_column,
                                            broadcast_rows=0)
     pd.testing.assert_frame_equal(shuffled.toPandas().set_index(spec.record_id).sort_index(), got)
+    # Every type in long form, the records' own columns carried along (as the parcel features do).
+    carried = profile_features_from_state(records, state, spec.entities, spec.record_id, spec.day_column,
+                                          wide_joins=0, carry=True).toPandas().set_index(spec.record_id)
+    assert set(records.columns) - {spec.record_id} <= set(carried.columns)
+    pd.testing.assert_frame_equal(carried[got.columns].sort_index(), got)
     return got
 
 
