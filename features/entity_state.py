@@ -25,6 +25,7 @@ from pyspark.sql import types as T
 
 from features.profiles import (
     asked_entities,
+    entity_input_columns,
     label_counts_long,
     profile_features,
     profile_features_from_state,
@@ -129,7 +130,7 @@ class HistorySums:
         """`frame` with its records' profiles added (joined back by key: the running sums regroup
         every record anyway). The profiles read only the key, the day and the entity columns, so
         the rest of `frame`'s lineage is not computed twice."""
-        needed = {c for columns in entities.values() for c in columns} | {"hs6_code", "net_mass"}
+        needed = entity_input_columns(entities)
         keys = frame.select(record_id, day_column, *[c for c in frame.columns if c in needed])
         profiles = self.profiles(keys, entities, record_id, day_column).drop(day_column)
         return frame.join(profiles, record_id, "left")

@@ -10,11 +10,11 @@ from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.parcels import (
     IDENTITY_FLAGS,
     PAID_COLUMNS,
-    SCORED,
     ParcelReferences,
     content_flags,
     earlier_and_records,
     parcel_labels,
+    scored_rows,
     split_shipment_columns,
     usage_columns,
     watch_columns,
@@ -95,7 +95,7 @@ def express_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences
     rows = earlier_and_records(records.select(*EXPRESS_INPUTS), earlier)
     rows = with_split_shipment_sums(with_pccc_usage(with_values(rows), RECORD_ID, DAY, USAGE_ATTRIBUTES),
                                     RECORD_ID, DAY)
-    frame = rows.where(F.col(SCORED))
+    frame = scored_rows(rows)
     paid: tuple[str, ...] = ()
     if refs.platform_orders is not None:
         frame, paid = with_declared_vs_paid(frame, refs.platform_orders, DAY), PAID_COLUMNS

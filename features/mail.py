@@ -10,12 +10,12 @@ from pyspark.sql import functions as F
 from features.entity_state import EntityStateSpec, HistorySums, Sums
 from features.parcels import (
     IDENTITY_FLAGS,
-    SCORED,
     ParcelReferences,
     content_flags,
     earlier_and_records,
     parcel_labels,
     pccc_given,
+    scored_rows,
     usage_columns,
     watch_columns,
     with_pccc_identity,
@@ -78,7 +78,8 @@ def mail_features_from(records: DataFrame, sums: Sums, refs: ParcelReferences, e
     each part added as columns of one frame (see `features.express.express_features_from`)."""
     rows = earlier_and_records(records.select(*MAIL_INPUTS), earlier)
     frame = with_pccc_usage(with_values(rows, departure_column="posting_country"), RECORD_ID, DAY,
-                            USAGE_ATTRIBUTES).where(F.col(SCORED))
+                            USAGE_ATTRIBUTES)
+    frame = scored_rows(frame)
     attributes, contents = mail_attributes(), content_flags("contents_description")
     frame = frame.withColumns({**attributes, **contents})
     regulated = F.greatest("contents_supplement_word", "contents_medicine_word") > 0

@@ -11,7 +11,6 @@ and include that day (the day's batch is all known when it is scored)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -93,6 +92,11 @@ def earlier_and_records(records: DataFrame, earlier: DataFrame | None) -> DataFr
     if earlier is None:
         return rows
     return rows.unionByName(earlier.select(*records.columns).withColumn(SCORED, F.lit(False)))
+
+
+def scored_rows(rows: DataFrame) -> DataFrame:
+    """The record rows of `earlier_and_records`' frame, without its working columns."""
+    return rows.where(F.col(SCORED)).drop(SCORED, PCCC_GROUP)
 
 
 def with_pccc_group(rows: DataFrame, record_id: str) -> DataFrame:
@@ -222,17 +226,13 @@ def _watch_entry() -> Column:
 
 
 def _in_force(entry: dict | Column, day: Column) -> Column:
-    """Condition: a watch-list entry (a collected row or an array element) is listed and known on `day`."""
-    bounds = [("known_from", lambda v: v <= day), ("known_to", lambda v: v > day),
-              ("listed_from", lambda v: v <= day), ("listed_to", lambda v: v >= day)]
-    if isinstance(entry, Column):
-        conditions = [test(entry[name]) if name == "known_from" else entry[name].isNull() | test(entry[name])
-                      for name, test in bounds]
-    else:  # bounds known on the driver: a missing open bound is no condition
-        conditions = [test(F.lit(entry[name])) for name, test in bounds if entry[name] is not None]
-        if entry["known_from"] is None:
-            conditions.append(F.lit(None).cast("boolean"))  # as the array path: an unknown start never matches
-    return reduce(lambda a, b: a & b, conditions, F.lit(True))
+    """Condition: a watch-list entry (an array element, or a row collected on the driver whose
+    bounds become literals) is listed and known on `day`; a missing end is open, a missing start of
+    knowledge never matches."""
+    bound = (lambda name: entry[name]) if isinstance(entry, Column) else (lambda name: F.lit(entry[name]))
+    return ((bound("known_from") <= day) & (bound("known_to").isNull() | (bound("known_to") > day))
+            & (bound("listed_from").isNull() | (bound("listed_from") <= day))
+            & (bound("listed_to").isNull() | (bound("listed_to") >= day)))
 
 
 # Keyword entries up to this many (rows of the watch list's history, in force or not) are matched

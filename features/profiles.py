@@ -66,6 +66,15 @@ def entity_key(columns: tuple[str, ...]) -> Column:
     return F.concat_ws("|", *[F.coalesce(F.col(c).cast("string"), F.lit("")) for c in columns])
 
 
+# Key columns `with_derived_keys` adds, and the column each is derived from.
+DERIVED_KEYS = {"hs4": "hs6_code", "mass_band": "net_mass"}
+
+
+def entity_input_columns(entities: dict[str, tuple[str, ...]]) -> set[str]:
+    """The record columns the profiles of `entities` read (a derived key's source for the key)."""
+    return {DERIVED_KEYS.get(c, c) for columns in entities.values() for c in columns}
+
+
 def with_derived_keys(df: DataFrame) -> DataFrame:
     """Columns profiles need that the schema does not carry: HS4 and the net-mass size band. (HS6
     codes arrive six digits long: landing and `read_kcs_csv` repair a lost leading zero.)"""
